@@ -1,0 +1,20 @@
+"""kind -> space class. Model choices and form fields are built from this dict."""
+
+from __future__ import annotations
+
+from .base import SearchSpace, SpecError
+from .chain_mlp import ChainMLPSpace
+
+SPACES: dict[str, type[SearchSpace]] = {
+    ChainMLPSpace.kind: ChainMLPSpace,
+}
+
+
+def build_space(kind: str, spec: dict | None = None) -> SearchSpace:
+    if kind not in SPACES:
+        raise SpecError("kind", f"unknown search space {kind!r}; choose one of {sorted(SPACES)}")
+    return SPACES[kind](spec)
+
+
+def space_choices() -> list[tuple[str, str]]:
+    return [(kind, cls.label) for kind, cls in SPACES.items()]

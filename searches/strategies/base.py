@@ -1,0 +1,132 @@
+"""The strategy contract: stateless, seeded ask(history, n).
+
+A strategy keeps no private history. Each call to `ask` receives every trial of
+the search as TrialRecords (rebuilt from the database by the caller), so any
+worker can continue any search after a crash. Determinism comes from seeding a
+fresh RNG with the search seed and the history length: the same history gives
+the same proposals.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..spaces.base import SearchSpace, SpecError
+
+# Trial states as the engine sees them (the Django model uses the same strings).
+QUEUED, RUNNING, COMPLETE, PRUNED, FAILED, CANCELLED = (
+    "queued", "running", "complete", "pruned", "failed", "cancelled",
+)
+FINISHED_STATES = (COMPLETE, PRUNED, FAILED, CANCELLED)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as a strategy sees it."""
+
+    number: int
+    arch: dict
+    state: str
+    metrics: dict = field(default_factory=dict)
+    #: objective value per finished epoch (for multi-fidelity schedulers and curve fits)
+    curve: tuple = ()
+
+    def value(self, metric: str) -> float | None:
+        v = self.metrics.get(metric)
+        return float(v) if v is not None else None
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The metric a single-objective strategy maximises (or minimises)."""
+
+    metric: str = "val_accuracy"
+    direction: str = "max"
+
+    def score(self, record: TrialRecord) -> float | None:
+        """Higher is better, whatever the direction; None when not available."""
+        if record.state != COMPLETE:
+            return None
+        v = record.value(self.metric)
+        if v is None:
+            return None
+        return v if self.direction == "max" else -v
+
+
+#: A hard constraint: True when the architecture may be trained.
+Constraint = Callable[[dict], bool]
+
+
+class Strategy(ABC):
+    name: str = ""
+    label: str = ""
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        settings: dict | None = None,
+        seed: int = 0,
+        objective: Objective | None = None,
+        constraints: list[Constraint] | None = None,
+    ):
+        self.space = space
+        self.settings = self.validate_settings(dict(settings or {}))
+        self.seed = int(seed)
+        self.objective = objective or Objective()
+        self.constraints = list(constraints or [])
+
+    @classmethod
+    def default_settings(cls) -> dict:
+        return {}
+
+    def validate_settings(self, settings: dict) -> dict:
+        merged = dict(self.default_settings())
+        unknown = sorted(set(settings) - set(merged))
+        if unknown:
+            raise SpecError(unknown[0], f"is not a setting of the {self.name} strategy")
+        merged.update(settings)
+        return merged
+
+    @abstractmethod
+    def ask(self, history: list[TrialRecord], n: int) -> list[dict]:
+        """Return up to n new architectures, none already in history, all feasible."""
+
+    # --- helpers for subclasses -----------------------------------------------------
+    def rng(self, history: list[TrialRecord], salt: int = 0) -> random.Random:
+        return random.Random(f"{self.seed}:{len(history)}:{salt}:{self.name}")
+
+    def feasible(self, arch: dict) -> bool:
+        return all(check(arch) for check in self.constraints)
+
+    def seen_keys(self, history: list[TrialRecord]) -> set[str]:
+        return {self.space.key(t.arch) for t in history}
+
+    def scored(self, history: list[TrialRecord]) -> list[tuple[float, TrialRecord]]:
+        out = []
+        for t in history:
+            s = self.objective.score(t)
+            if s is not None:
+                out.append((s, t))
+        return out
+
+    def accept(self, arch: dict, seen: set[str]) -> bool:
+        """True (and arch recorded as seen) when arch is new and feasible."""
+        k = self.space.key(arch)
+        if k in seen or not self.feasible(arch):
+            return False
+        seen.add(k)
+        return True
+
+    def sample_new(self, rng: random.Random, seen: set[str], n: int, max_tries: int = 2000) -> list[dict]:
+        """Up to n random, new, feasible architectures (fewer when the space runs out)."""
+        out: list[dict] = []
+        tries = 0
+        while len(out) < n and tries < max_tries:
+            tries += 1
+            arch = self.space.sample(rng)
+            if self.accept(arch, seen):
+                out.append(arch)
+        return out
