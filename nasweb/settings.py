@@ -5,8 +5,10 @@ REDIS_URL selects Redis for Celery and the channel layer; without it the channel
 layer is in-process and an embedded worker runs tasks inside the server process.
 """
 
+import warnings
 from pathlib import Path
 
+import plotly
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import database_from_url, envbool, envint, envlist, envstr, redis_url
@@ -100,10 +102,13 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# plotly.js is served from the pinned plotly package (no CDN: pages work offline).
+STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/plotly", Path(plotly.__file__).parent / "package_data")]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # Serve straight from the app and static/ folders (no collectstatic needed for make run).
 WHITENOISE_USE_FINDERS = True
+# Without collectstatic there is no STATIC_ROOT yet; the finders serve everything.
+warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(envstr("NASWEB_MEDIA_ROOT") or BASE_DIR / "media")
 MEDIA_URL = "/media/"
@@ -125,7 +130,7 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "nasweb.channel_layers.ThreadSafeInMemoryChannelLayer"}}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None

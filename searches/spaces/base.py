@@ -135,6 +135,11 @@ class SearchSpace(ABC):
     def validate_arch(self, arch: dict) -> None:
         if not isinstance(arch, dict):
             raise SpecError("arch", "must be a JSON object")
+        # Values first: active_decisions reads them (a depth, a block type), and a bad
+        # value there must be reported as a SpecError, not crash it.
+        for d in self._decisions:
+            if d.name in arch and arch[d.name] not in d.choices:
+                raise SpecError(d.name, f"{arch[d.name]!r} is not one of {list(d.choices)}")
         full = self.complete(arch)
         expected = set(self.active_decisions(full))
         missing = sorted(expected - set(arch))
@@ -143,9 +148,6 @@ class SearchSpace(ABC):
             raise SpecError(missing[0], "is missing from the architecture")
         if extra:
             raise SpecError(extra[0], "is not an active decision of this architecture")
-        for name in expected:
-            if arch[name] not in self.decision(name).choices:
-                raise SpecError(name, f"{arch[name]!r} is not one of {list(self.decision(name).choices)}")
 
     def complete(self, arch: dict) -> dict:
         """Fill inactive decisions with their first choice, giving a full choice dict."""
@@ -219,7 +221,7 @@ class SearchSpace(ABC):
         seen: set[str] = set()
         names = [d.name for d in self._decisions]
         for values in itertools.product(*(d.choices for d in self._decisions)):
-            arch = self.to_arch(dict(zip(names, values)))
+            arch = self.to_arch(dict(zip(names, values, strict=True)))
             k = self.key(arch)
             if k in seen:
                 continue

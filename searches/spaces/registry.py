@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from .base import SearchSpace, SpecError
 from .chain_mlp import ChainMLPSpace
+from .hybrid import HybridSpace
+from .macro_cnn import MacroCNNSpace
+from .nb201 import NB201Space
+from .transformer import TransformerSpace
 
 SPACES: dict[str, type[SearchSpace]] = {
     ChainMLPSpace.kind: ChainMLPSpace,
+    NB201Space.kind: NB201Space,
+    MacroCNNSpace.kind: MacroCNNSpace,
+    TransformerSpace.kind: TransformerSpace,
+    HybridSpace.kind: HybridSpace,
 }
 
 

@@ -45,3 +45,42 @@ def check_options(spec: dict, name: str, allowed: tuple) -> list:
 def check_order(spec: dict, low_name: str, high_name: str) -> None:
     if spec[low_name] > spec[high_name]:
         raise SpecError(high_name, f"must be at least {low_name} ({spec[low_name]})")
+
+
+def check_int_sequence(spec: dict, name: str, low: int, high: int, length: int) -> list:
+    """An ordered list with one whole number per position (repeats allowed), e.g. a stride per stage."""
+    values = spec.get(name)
+    if not isinstance(values, list) or not values:
+        raise SpecError(name, "must be a non-empty list")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise SpecError(name, f"must contain only whole numbers, got {v!r}")
+        if not low <= v <= high:
+            raise SpecError(name, f"values must be between {low} and {high}, got {v}")
+    if len(values) != length:
+        raise SpecError(name, f"must have exactly {length} entries, got {len(values)}")
+    return list(values)
+
+
+def check_divides(spec: dict, divisors_name: str, multiples_name: str) -> None:
+    """Every value of one list divides every value of another (attention heads and widths),
+    so that any combination a search picks is a valid architecture."""
+    for divisor in spec[divisors_name]:
+        for multiple in spec[multiples_name]:
+            if multiple % divisor:
+                raise SpecError(divisors_name, f"{divisor} does not divide {multiples_name} value {multiple}; "
+                                               f"every choice must divide every {multiples_name} choice")
+
+
+def check_task(task: str, tasks: tuple) -> None:
+    """The task asked of to_torch is one the space builds models for."""
+    if task not in tasks:
+        raise SpecError("task", f"{task!r} is not supported by this space; choose one of {list(tasks)}")
+
+
+def check_image_shape(input_shape: tuple) -> tuple[int, int, int]:
+    """(channels, height, width) of an image input, or SpecError for any other input."""
+    shape = tuple(input_shape)
+    if len(shape) != 3 or not all(isinstance(n, int) and n > 0 for n in shape):
+        raise SpecError("input_shape", f"this space needs images shaped (C, H, W), got {shape}")
+    return shape

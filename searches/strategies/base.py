@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..spaces.base import SearchSpace, SpecError
 
@@ -130,3 +130,34 @@ class Strategy(ABC):
             if self.accept(arch, seen):
                 out.append(arch)
         return out
+
+    def fill_random(self, rng: random.Random, seen: set[str], n: int) -> list[dict]:
+        """Like sample_new, but when random draws run dry on a small space, walk the whole
+        space in a shuffled order, so fewer than n come back only when it is exhausted."""
+        out = self.sample_new(rng, seen, n)
+        if len(out) < n and self.space.size() <= EXHAUSTIVE_FALLBACK_LIMIT:
+            remaining = list(self.space.enumerate(limit=EXHAUSTIVE_FALLBACK_LIMIT))
+            rng.shuffle(remaining)
+            for arch in remaining:
+                if len(out) == n:
+                    break
+                if self.accept(arch, seen):
+                    out.append(arch)
+        return out
+
+    def neighbours_of(self, arch: dict) -> list[tuple[str, dict]]:
+        """(key, arch) of every neighbour; memoised because it is a pure function of the space."""
+        cache = self.__dict__.setdefault("_neighbour_cache", {})
+        k = self.space.key(arch)
+        if k not in cache:
+            cache[k] = [(self.space.key(other), other) for other in self.space.neighbours(arch)]
+        return cache[k]
+
+
+#: Spaces up to this size may be enumerated to find the last unseen architectures.
+EXHAUSTIVE_FALLBACK_LIMIT = 100_000
+
+
+def by_number(history: list[TrialRecord]) -> list[TrialRecord]:
+    """History in trial-number order: the order in which a strategy replays it."""
+    return sorted(history, key=lambda t: t.number)

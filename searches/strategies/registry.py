@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from ..spaces.base import SearchSpace, SpecError
+from .bananas import Bananas
 from .base import Constraint, Objective, Strategy
+from .evolution import RegularizedEvolution
+from .gp_bo import GaussianProcessBO
+from .grid import GridSearch
+from .local_search import LocalSearch
+from .nsga2 import NSGA2
 from .random_search import RandomSearch
+from .reinforce import Reinforce
+from .tpe import TPE
 
 STRATEGIES: dict[str, type[Strategy]] = {
     RandomSearch.name: RandomSearch,
+    GridSearch.name: GridSearch,
+    RegularizedEvolution.name: RegularizedEvolution,
+    LocalSearch.name: LocalSearch,
+    Bananas.name: Bananas,
+    GaussianProcessBO.name: GaussianProcessBO,
+    TPE.name: TPE,
+    Reinforce.name: Reinforce,
+    NSGA2.name: NSGA2,
 }
 
 

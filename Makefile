@@ -1,0 +1,58 @@
+# nasweb: `make run` serves a demo on a fresh machine; `make test` runs the whole suite
+# against the real PostgreSQL and Redis (started here when they are down).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+TEST_DATABASE_URL ?= postgres://127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+PYTEST_ARGS ?=
+
+.PHONY: install run serve worker gpu-worker test services chromium lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+# The embedded default: SQLite, an in-process channel layer and worker; no services needed.
+run: install
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py nas_demo
+	@echo "Open http://$(HOST):$(PORT)/ and log in as demo / nasweb-demo"
+	$(PY) manage.py nas_serve --host $(HOST) --port $(PORT)
+
+# A Celery worker for another host: set DATABASE_URL and REDIS_URL to the shared services.
+worker: install
+	$(PY) -m celery -A nasweb worker -Q default,cpu --loglevel INFO --concurrency $${WORKER_CONCURRENCY:-1}
+
+gpu-worker: install
+	$(PY) -m celery -A nasweb worker -Q gpu --loglevel INFO --concurrency 1 -n gpu@%h
+
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { echo "starting PostgreSQL"; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start; sleep 2; }
+	@pg_isready -h 127.0.0.1 -p 5432
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "starting Redis"; \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no; sleep 1; }
+	@redis-cli -h 127.0.0.1 -p 6379 ping
+
+chromium:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@chromium --version
+
+test: install services chromium
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

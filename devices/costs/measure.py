@@ -1,0 +1,337 @@
+"""The latency measurement protocol, shared by workers, the predictor and the benches.
+
+One measurement: build the runner for the backend (eager PyTorch, TorchScript traced and frozen,
+or ONNX Runtime), fix the thread count, run `warmup` untimed calls, then time `runs` calls one by
+one, split into `rounds` rounds with a short pause between them, and summarise the samples
+(median, p90, mean, std, min, max over all of them, and each round's median).
+
+The figure to compare is `latency_ms`: the median of the quietest round. Why rounds: on a shared
+or virtual machine the speed of a core changes for tens of milliseconds at a time (another process
+or another VM's vCPU busy on the same physical core); a small model measured in one burst lands
+entirely in one such period, and two measurements of the same model then differ by up to 2x.
+Rounds spread over time, and keeping the fastest round's median, follow the timeit advice that the
+fastest repetition is the informative one (slower ones measure interference), while the median
+inside a round still ignores single interrupted calls. With rounds=1 it is the plain median.
+
+Conditions that make repeated measurements agree:
+  - a fixed thread count (torch.set_num_threads for the measurement, restored after; ONNX Runtime
+    gets the same number as intra-op threads and one inter-op thread);
+  - the garbage collector switched off while timing, as timeit does;
+  - inference mode (no autograd bookkeeping) and the model in eval mode;
+  - on a GPU, CUDA events around each call and a synchronize before reading them, because kernel
+    launches return before the work is done.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import os
+import platform
+import statistics
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+BACKENDS = ("eager", "torchscript", "onnxruntime")
+
+
+@dataclass(frozen=True)
+class LatencyResult:
+    backend: str
+    device: str
+    batch: int
+    threads: int
+    runs: int
+    warmup: int
+    median_ms: float
+    p90_ms: float
+    mean_ms: float
+    std_ms: float
+    min_ms: float
+    max_ms: float
+    rounds: int
+    round_medians_ms: tuple[float, ...]
+    samples_ms: tuple[float, ...]
+    notes: str = ""
+
+    @property
+    def latency_ms(self) -> float:
+        """The figure to compare: the median of the quietest round (see the module docstring)."""
+        return min(self.round_medians_ms)
+
+    def to_dict(self, with_samples: bool = False) -> dict:
+        data = asdict(self)
+        data["latency_ms"] = self.latency_ms
+        if not with_samples:
+            data.pop("samples_ms")
+        return data
+
+
+# --- inputs, threads, timing ----------------------------------------------------------------------
+
+def example_input(input_shape: tuple, batch: int = 1, vocab_size: int = 0, device: str = "cpu") -> torch.Tensor:
+    """A random (batch, *input_shape) input. With vocab_size > 0, token ids in [0, vocab_size)
+    stored as floats, as the datasets deliver them (the token embeddings cast them)."""
+    generator = torch.Generator().manual_seed(0)
+    shape = (batch, *input_shape)
+    if vocab_size > 0:
+        values = torch.randint(0, vocab_size, shape, generator=generator).float()
+    else:
+        values = torch.randn(shape, generator=generator)
+    return values.to(device)
+
+
+@contextmanager
+def fixed_torch_threads(threads: int) -> Iterator[None]:
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Inference behaviour (BatchNorm running statistics, no dropout), then the caller's mode back."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+@contextmanager
+def garbage_collector_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def time_cpu_calls_ms(run: Callable[[], object], runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter_ns()
+        run()
+        samples.append((time.perf_counter_ns() - start) / 1e6)
+    return samples
+
+
+def time_cuda_calls_ms(run: Callable[[], object], runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        run()
+        end.record()
+        torch.cuda.synchronize()
+        samples.append(start.elapsed_time(end))
+    return samples
+
+
+def summarise(samples: list[float]) -> dict:
+    return {
+        "median_ms": float(np.median(samples)),
+        "p90_ms": float(np.percentile(samples, 90)),
+        "mean_ms": statistics.fmean(samples),
+        "std_ms": statistics.pstdev(samples),
+        "min_ms": min(samples),
+        "max_ms": max(samples),
+    }
+
+
+def check_device(device: str) -> None:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for but this host has no CUDA GPU")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+
+
+def runs_per_round(runs: int, rounds: int) -> list[int]:
+    """`runs` split as evenly as possible over `rounds` (the first rounds take the remainder)."""
+    if rounds < 1 or runs < rounds:
+        raise ValueError(f"need 1 <= rounds <= runs, got runs={runs}, rounds={rounds}")
+    base, extra = divmod(runs, rounds)
+    return [base + (i < extra) for i in range(rounds)]
+
+
+def time_callable(run: Callable[[], object], *, runs: int, warmup: int, threads: int,
+                  device: str = "cpu", rounds: int = 1, round_gap_s: float = 0.01) -> dict:
+    """Warm up, then time `runs` calls of `run` one by one in `rounds` rounds `round_gap_s` apart.
+
+    Returns the summary over all samples, the round medians and the samples.
+    """
+    if warmup < 0:
+        raise ValueError(f"need warmup >= 0, got {warmup}")
+    sizes = runs_per_round(runs, rounds)
+    check_device(device)
+    timer = time_cuda_calls_ms if device == "cuda" else time_cpu_calls_ms
+    samples: list[float] = []
+    round_medians: list[float] = []
+    with fixed_torch_threads(threads), torch.inference_mode():
+        for _ in range(warmup):
+            run()
+        for index, size in enumerate(sizes):
+            if index:
+                time.sleep(round_gap_s)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            with garbage_collector_paused():
+                round_samples = timer(run, size)
+            samples += round_samples
+            round_medians.append(float(np.median(round_samples)))
+    return {**summarise(samples), "rounds": rounds, "round_medians_ms": tuple(round_medians),
+            "samples_ms": tuple(samples)}
+
+
+# --- backends -----------------------------------------------------------------------------------
+
+def eager_runner(model: nn.Module, inputs: torch.Tensor, threads: int) -> tuple[Callable, str]:
+    return (lambda: model(inputs)), ""
+
+
+def torchscript_runner(model: nn.Module, inputs: torch.Tensor, threads: int) -> tuple[Callable, str]:
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about Python values frozen into the graph
+        traced = torch.jit.trace(model, (inputs,), check_trace=False)
+        try:
+            scripted, notes = torch.jit.freeze(traced), "traced and frozen"
+        except RuntimeError as error:  # freezing fails on some graphs; the traced module still runs
+            scripted, notes = traced, f"traced, not frozen ({error.__class__.__name__})"
+    return (lambda: scripted(inputs)), notes
+
+
+def onnx_bytes(model: nn.Module, inputs: torch.Tensor) -> bytes:
+    buffer = io.BytesIO()
+    # In inference nn.MultiheadAttention takes a fused "fast path" op that has no ONNX export;
+    # the exported graph uses the plain ops instead (ONNX Runtime fuses them again).
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        # dynamo=False: the TorchScript-based exporter needs no onnxscript and handles our layers.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (inputs,), buffer, input_names=["input"], dynamo=False)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+    return buffer.getvalue()
+
+
+def onnxruntime_runner(model: nn.Module, inputs: torch.Tensor, threads: int) -> tuple[Callable, str]:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    providers = ["CPUExecutionProvider"]
+    if inputs.is_cuda:
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise RuntimeError("ONNX Runtime on 'cuda' needs onnxruntime-gpu (CUDAExecutionProvider)")
+        providers = ["CUDAExecutionProvider"]
+    session = ort.InferenceSession(onnx_bytes(model, inputs), options, providers=providers)
+    feed = {session.get_inputs()[0].name: inputs.detach().cpu().numpy()}
+    notes = f"{providers[0]}, intra_op_threads={threads}"
+    if inputs.is_cuda:
+        notes += ", input copied from host each run"
+    return (lambda: session.run(None, feed)), notes
+
+
+RUNNER_BUILDERS = {"eager": eager_runner, "torchscript": torchscript_runner, "onnxruntime": onnxruntime_runner}
+
+
+def measure_latency(model: nn.Module, input_shape: tuple, backend: str = "eager", batch: int = 1,
+                    runs: int = 60, warmup: int = 10, threads: int = 1, device: str = "cpu",
+                    vocab_size: int = 0, rounds: int = 10, round_gap_s: float = 0.01) -> LatencyResult:
+    """Latency of one forward of `model` on a (batch, *input_shape) input, per the protocol above.
+
+    The model is put in eval mode for the measurement (its mode is restored) and moved to `device`.
+    """
+    if backend not in RUNNER_BUILDERS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {list(BACKENDS)}")
+    check_device(device)
+    model.to(device)
+    inputs = example_input(input_shape, batch, vocab_size, device)
+    with eval_mode(model):
+        with fixed_torch_threads(threads):
+            run, notes = RUNNER_BUILDERS[backend](model, inputs, threads)
+        stats = time_callable(run, runs=runs, warmup=warmup, threads=threads, device=device,
+                              rounds=rounds, round_gap_s=round_gap_s)
+    return LatencyResult(backend=backend, device=device, batch=batch, threads=threads, runs=runs,
+                         warmup=warmup, notes=notes, **stats)
+
+
+# --- the host ---------------------------------------------------------------------------------------
+
+def cpu_model_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def physical_core_count() -> int | None:
+    """Distinct (package, core) pairs in /proc/cpuinfo; None where that file does not say."""
+    cores, package = set(), None
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() == "physical id":
+                    package = value.strip()
+                elif key.strip() == "core id":
+                    cores.add((package, value.strip()))
+    except OSError:
+        return None
+    return len(cores) or None
+
+
+def gpu_specs() -> dict:
+    if not torch.cuda.is_available():
+        return {"gpu_name": None, "gpu_memory_bytes": None, "gpu_count": 0}
+    properties = torch.cuda.get_device_properties(0)
+    return {"gpu_name": properties.name, "gpu_memory_bytes": properties.total_memory,
+            "gpu_count": torch.cuda.device_count()}
+
+
+def host_specs() -> dict:
+    """What a worker reports about its machine when it registers."""
+    try:
+        import onnxruntime
+        onnxruntime_version = onnxruntime.__version__
+    except ImportError:
+        onnxruntime_version = None
+    usable_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "cpu_model": cpu_model_name(),
+        "cpu_logical_cores": os.cpu_count(),
+        "cpu_physical_cores": physical_core_count(),
+        "cpu_usable_cores": usable_cpus,
+        **gpu_specs(),
+        "python_version": platform.python_version(),
+        "torch_version": torch.__version__,
+        "cuda_version": torch.version.cuda,
+        "onnxruntime_version": onnxruntime_version,
+    }

@@ -1,0 +1,1 @@
+"""Tabular NAS benchmarks: trials answered by lookup instead of training (no Django)."""

@@ -1,0 +1,154 @@
+"""Forms: validate input, then the view calls a service. Space fields are built
+from each space's spec_fields(), so a new space needs no form code."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
+from django.core.exceptions import ValidationError
+
+from . import services
+from .models import Search
+from .spaces.registry import SPACES
+from .strategies.registry import STRATEGIES
+from .training.datasets import BUILTIN_DATASETS
+
+
+class SignUpForm(UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username",)
+
+
+class ProjectForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    dataset = forms.ChoiceField(choices=[(k, d.label) for k, d in BUILTIN_DATASETS.items()])
+    members = forms.CharField(required=False, help_text="usernames, comma separated")
+
+    def clean_members(self):
+        names = [n.strip() for n in self.cleaned_data["members"].split(",") if n.strip()]
+        users = list(get_user_model().objects.filter(username__in=names))
+        missing = sorted(set(names) - {u.username for u in users})
+        if missing:
+            raise ValidationError(f"no such user: {', '.join(missing)}")
+        return users
+
+
+def spec_field_name(kind: str, name: str) -> str:
+    return f"spec__{kind}__{name}"
+
+
+def _form_field(spec_field, initial):
+    common = {"label": spec_field.label, "help_text": spec_field.help, "required": False}
+    kind = spec_field.kind
+    if kind == "int":
+        return forms.IntegerField(initial=initial, **common)
+    if kind == "float":
+        return forms.FloatField(initial=initial, **common)
+    if kind in ("int_list", "float_list"):
+        text = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in (initial or []))
+        return forms.CharField(initial=text, **common)
+    if kind == "multi":
+        return forms.MultipleChoiceField(choices=[(o, o) for o in spec_field.options], initial=initial,
+                                         widget=forms.CheckboxSelectMultiple, **common)
+    if kind == "choice":
+        return forms.ChoiceField(choices=[(o, o) for o in spec_field.options], initial=initial, **common)
+    if kind == "bool":
+        return forms.BooleanField(initial=initial, **common)
+    raise ValueError(f"unknown spec field kind {kind!r}")
+
+
+def _parse_list(text: str, integer: bool) -> list:
+    items = [t.strip() for t in (text or "").replace(";", ",").split(",") if t.strip()]
+    try:
+        return [int(t) if integer else float(t) for t in items]
+    except ValueError:
+        kind = "whole numbers" if integer else "numbers"
+        raise ValidationError(f"enter {kind} separated by commas") from None
+
+
+class SearchForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    space_kind = forms.ChoiceField(label="Search space", choices=[(k, c.label) for k, c in SPACES.items()])
+    strategy = forms.ChoiceField(choices=[(k, c.label) for k, c in STRATEGIES.items()])
+    strategy_settings = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text='JSON, e.g. {"population": 20}; empty for the defaults')
+    max_trials = forms.IntegerField(min_value=1, max_value=100_000, initial=10, required=False,
+                                    label="Budget: trials")
+    max_seconds = forms.IntegerField(min_value=1, required=False, label="Budget: seconds")
+    parallelism = forms.IntegerField(min_value=1, max_value=64, initial=1)
+    seed = forms.IntegerField(initial=0)
+    device = forms.ChoiceField(choices=Search.DEVICES, initial="cpu")
+    epochs = forms.IntegerField(min_value=1, max_value=500, initial=5)
+    batch_size = forms.IntegerField(min_value=2, max_value=4096, initial=64)
+    lr = forms.FloatField(min_value=1e-6, max_value=10, initial=3e-3, label="Learning rate")
+    optimizer = forms.ChoiceField(choices=[(o, o) for o in services.OPTIMIZERS], initial="adamw")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for kind, cls in SPACES.items():
+            defaults = cls.default_spec()
+            for f in cls.spec_fields():
+                self.fields[spec_field_name(kind, f.name)] = _form_field(f, defaults.get(f.name))
+
+    def space_fieldsets(self):
+        """[(kind, label, [bound fields])] for the template; JS shows the chosen kind only."""
+        return [(kind, cls.label, [self[spec_field_name(kind, f.name)] for f in cls.spec_fields()])
+                for kind, cls in SPACES.items()]
+
+    def clean_strategy_settings(self):
+        text = self.cleaned_data["strategy_settings"].strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        if not isinstance(value, dict):
+            raise ValidationError("must be a JSON object, e.g. {\"population\": 20}")
+        return value
+
+    def space_spec(self) -> dict:
+        """The chosen space's spec, from its fields; field errors are added to the form."""
+        kind = self.cleaned_data.get("space_kind")
+        spec = {}
+        for f in SPACES[kind].spec_fields():
+            name = spec_field_name(kind, f.name)
+            value = self.cleaned_data.get(name)
+            if value in (None, "", []) and f.kind != "bool":
+                self.add_error(name, "this setting is required")
+                continue
+            if f.kind in ("int_list", "float_list"):
+                try:
+                    value = _parse_list(value, integer=f.kind == "int_list")
+                except ValidationError as exc:
+                    self.add_error(name, exc)
+                    continue
+            spec[f.name] = value
+        return spec
+
+    def training(self) -> dict:
+        d = self.cleaned_data
+        return {k: d[k] for k in ("epochs", "batch_size", "lr", "optimizer")}
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        """Map a service's 'spec.widths' style keys onto this form's fields."""
+        kind = self.cleaned_data.get("space_kind")
+        for key, messages in error.message_dict.items():
+            field = None
+            if key.startswith("spec."):
+                field = spec_field_name(kind, key[len("spec."):])
+            elif key.startswith("training."):
+                field = key[len("training."):]
+            elif key.startswith("strategy_settings."):
+                messages = [f"{key[len('strategy_settings.'):]}: {m}" for m in messages]
+                field = "strategy_settings"
+            elif key in self.fields:
+                field = key
+            for message in messages:
+                self.add_error(field if field in self.fields else None, message)

@@ -1,0 +1,179 @@
+"""Projects, datasets, spaces, searches and trials.
+
+Only searches/services.py writes these tables; everything else reads.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from .spaces.registry import build_space
+from .strategies.base import CANCELLED, COMPLETE, FAILED, PRUNED, QUEUED, RUNNING
+
+
+class Dataset(models.Model):
+    BUILTIN, UPLOAD = "builtin", "upload"
+    SOURCES = [(BUILTIN, "Built in"), (UPLOAD, "Uploaded file")]
+    TASKS = [("classification", "Classification"), ("language_modelling", "Language modelling")]
+
+    name = models.CharField(max_length=120)
+    source = models.CharField(max_length=10, choices=SOURCES)
+    # Registry keys (datasets, spaces, strategies) are validated by the services,
+    # not by field choices, so adding a plug-in needs no migration.
+    builtin_key = models.CharField(max_length=40, blank=True)
+    file = models.FileField(upload_to="datasets/", blank=True)
+    file_format = models.CharField(max_length=20, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    task = models.CharField(max_length=30, choices=TASKS, default="classification")
+    #: Shape and size facts found when the dataset was checked: input_shape, num_classes, samples.
+    info = models.JSONField(default=dict, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["builtin_key"], condition=Q(source="builtin"), name="one_row_per_builtin"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_projects")
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="projects")
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="projects")
+    task = models.CharField(max_length=30, choices=Dataset.TASKS, default="classification")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name
+
+    def can_view(self, user) -> bool:
+        if not user.is_authenticated:
+            return False
+        return self.owner_id == user.id or self.members.filter(id=user.id).exists()
+
+
+class SearchSpace(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="spaces")
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=40)
+    spec = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.name} ({self.kind})"
+
+    def build(self):
+        return build_space(self.kind, self.spec)
+
+
+class Search(models.Model):
+    QUEUED, RUNNING, PAUSED, DONE, FAILED, CANCELLED = "queued", "running", "paused", "done", "failed", "cancelled"
+    STATES = [(s, s.capitalize()) for s in (QUEUED, RUNNING, PAUSED, DONE, FAILED, CANCELLED)]
+    ACTIVE_STATES = (QUEUED, RUNNING)
+    FINAL_STATES = (DONE, FAILED, CANCELLED)
+    DEVICES = [("cpu", "CPU workers"), ("gpu", "GPU workers")]
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="searches")
+    space = models.ForeignKey(SearchSpace, on_delete=models.PROTECT, related_name="searches")
+    name = models.CharField(max_length=120)
+    strategy = models.CharField(max_length=40)
+    strategy_settings = models.JSONField(default=dict, blank=True)
+    #: [{"metric": "val_accuracy", "direction": "max"}, ...]; the first one ranks the leaderboard.
+    objectives = models.JSONField(default=list)
+    constraints = models.JSONField(default=list, blank=True)
+    #: Training settings: epochs, batch_size, lr, optimizer, data_fraction ...
+    training = models.JSONField(default=dict, blank=True)
+    max_trials = models.PositiveIntegerField(null=True, blank=True)
+    max_seconds = models.PositiveIntegerField(null=True, blank=True)
+    parallelism = models.PositiveSmallIntegerField(default=1)
+    seed = models.IntegerField(default=0)
+    device = models.CharField(max_length=10, choices=DEVICES, default="cpu")
+    state = models.CharField(max_length=12, choices=STATES, default=QUEUED, db_index=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "searches"
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE_STATES
+
+    @property
+    def primary_metric(self) -> str:
+        return self.objectives[0]["metric"] if self.objectives else "val_accuracy"
+
+
+class Trial(models.Model):
+    QUEUED, RUNNING, COMPLETE, PRUNED, FAILED, CANCELLED = QUEUED, RUNNING, COMPLETE, PRUNED, FAILED, CANCELLED
+    STATES = [(s, s.capitalize()) for s in (QUEUED, RUNNING, COMPLETE, PRUNED, FAILED, CANCELLED)]
+    OPEN_STATES = (QUEUED, RUNNING)
+
+    search = models.ForeignKey(Search, on_delete=models.CASCADE, related_name="trials")
+    number = models.PositiveIntegerField()
+    arch = models.JSONField()
+    arch_key = models.CharField(max_length=40)
+    description = models.CharField(max_length=300, blank=True)
+    state = models.CharField(max_length=12, choices=STATES, default=QUEUED)
+    metrics = models.JSONField(default=dict, blank=True)
+    #: Copied out of metrics so the leaderboard can sort in the database.
+    val_accuracy = models.FloatField(null=True, blank=True)
+    params = models.BigIntegerField(null=True, blank=True)
+    epochs_done = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
+    device = models.CharField(max_length=60, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["search", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["search", "number"], name="trial_number_unique_in_search"),
+            models.UniqueConstraint(fields=["search", "arch_key"], name="trial_arch_unique_in_search"),
+        ]
+        indexes = [
+            models.Index(fields=["search", "-val_accuracy"], name="trial_leaderboard_idx"),
+            models.Index(fields=["search", "state"], name="trial_state_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.search_id}#{self.number}"
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class TrialMetric(models.Model):
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="epoch_metrics")
+    epoch = models.PositiveIntegerField()
+    name = models.CharField(max_length=40)
+    value = models.FloatField()
+
+    class Meta:
+        ordering = ["trial", "epoch", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "epoch", "name"], name="one_value_per_epoch_metric"),
+        ]

@@ -1,0 +1,70 @@
+"""Runs one trial: claim it, train the architecture, record epochs, finish it.
+
+Called by the Celery task and by the embedded worker; this is plain Django +
+engine code, so it is tested directly.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import traceback
+
+from django.conf import settings
+
+from . import services
+from .models import Trial
+from .training.datasets import DataSplits, load_builtin
+from .training.trainer import TrainConfig, resolve_device, train
+
+log = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=8)
+def _builtin_data(key: str, seed: int) -> DataSplits:
+    # Workers train many trials on the same data: load and split it once per process.
+    return load_builtin(key, seed)
+
+
+def load_project_data(dataset, seed: int) -> DataSplits:
+    if dataset.source == dataset.BUILTIN:
+        return _builtin_data(dataset.builtin_key, seed)
+    from .training.uploads import load_upload
+
+    return load_upload(dataset.file.path, dataset.file_format, seed, **dataset.options)
+
+
+def run_trial(trial_id: int, worker: str) -> None:
+    search_device = Trial.objects.filter(id=trial_id).values_list("search__device", flat=True).first()
+    if search_device is None:
+        return  # the trial was deleted: nothing to do
+    device = resolve_device("auto") if search_device == "gpu" else "cpu"
+    trial = services.claim_trial(trial_id, worker=worker, device=device)
+    if trial is None:
+        return
+    try:
+        result = _train_trial(trial, device)
+    except Exception as exc:
+        log.warning("trial %s failed: %s", trial_id, exc)
+        services.fail_trial(trial_id, f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=6)}")
+        return
+    if result.stopped == "stopped_by_callback":
+        services.fail_trial(trial_id, "stopped: the search was cancelled or the trial was taken away")
+        return
+    services.complete_trial(trial_id, result.final_metrics())
+
+
+def _train_trial(trial, device: str):
+    search = trial.search
+    data = load_project_data(search.project.dataset, search.seed)
+    training = dict(search.training)
+    if training.get("data_fraction", 1) < 1:
+        data = data.fraction(training["data_fraction"], search.seed)
+    space = search.space.build()
+    model = space.to_torch(trial.arch, data.input_shape, data.num_classes, task=data.task,
+                           vocab_size=getattr(data, "vocab_size", 0))
+    config = TrainConfig.from_dict({
+        **training, "seed": search.seed * 100_003 + trial.number, "device": device,
+        "threads": settings.NASWEB_TORCH_THREADS,
+    })
+    return train(model, data, config, on_epoch=lambda r: services.record_epoch(trial.id, r.epoch, r.as_metrics()))

@@ -1,0 +1,365 @@
+"""The only functions that write projects, searches and trials.
+
+Views, tasks and consumers call these. Each write that the browser should see
+schedules its Channels event with transaction.on_commit (searches/events.py),
+and work for the workers is dispatched on commit too (searches/dispatch.py).
+Errors a user can cause are raised as django ValidationError keyed by field.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import dispatch, events
+from .models import Dataset, Project, Search, SearchSpace, Trial, TrialMetric
+from .spaces.base import SpecError
+from .spaces.registry import SPACES, build_space
+from .strategies.base import Objective, TrialRecord
+from .strategies.registry import STRATEGIES, build_strategy
+from .training.datasets import BUILTIN_DATASETS
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TRAINING = {"epochs": 5, "batch_size": 64, "lr": 3e-3, "optimizer": "adamw", "patience": 0}
+TRAINING_LIMITS = {"epochs": (1, 500), "batch_size": (2, 4096), "patience": (0, 100)}
+OPTIMIZERS = ("adamw", "sgd")
+METRIC_DIRECTIONS = {"val_accuracy": "max", "test_accuracy": "max", "params": "min", "train_seconds": "min"}
+
+
+# --- projects and datasets -------------------------------------------------------------
+def builtin_dataset(key: str) -> Dataset:
+    if key not in BUILTIN_DATASETS:
+        raise ValidationError({"dataset": f"unknown built-in dataset {key!r}"})
+    entry = BUILTIN_DATASETS[key]
+    dataset, _ = Dataset.objects.get_or_create(
+        source=Dataset.BUILTIN, builtin_key=key,
+        defaults={"name": entry.label, "task": entry.task},
+    )
+    return dataset
+
+
+def create_project(owner, name: str, dataset: Dataset, description: str = "", members=()) -> Project:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "a project needs a name"})
+    with transaction.atomic():
+        project = Project.objects.create(
+            owner=owner, name=name, description=description, dataset=dataset, task=dataset.task,
+        )
+        project.members.add(*[m for m in members if m.id != owner.id])
+    return project
+
+
+def add_member(project: Project, user) -> None:
+    if user.id != project.owner_id:
+        project.members.add(user)
+
+
+# --- validation helpers ------------------------------------------------------------------
+def _spec_error(exc: SpecError, prefix: str) -> ValidationError:
+    return ValidationError({f"{prefix}{exc.field}": exc.message})
+
+
+def validate_space(kind: str, spec: dict):
+    if kind not in SPACES:
+        raise ValidationError({"space_kind": f"unknown search space {kind!r}"})
+    try:
+        return build_space(kind, spec)
+    except SpecError as exc:
+        raise _spec_error(exc, "spec.") from exc
+
+
+def validate_training(training: dict) -> dict:
+    merged = {**DEFAULT_TRAINING, **(training or {})}
+    unknown = sorted(set(merged) - set(DEFAULT_TRAINING) - {"data_fraction", "weight_decay"})
+    if unknown:
+        raise ValidationError({f"training.{unknown[0]}": "is not a training setting"})
+    for name, (low, high) in TRAINING_LIMITS.items():
+        value = merged[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValidationError({f"training.{name}": f"must be a whole number from {low} to {high}"})
+    lr = merged["lr"]
+    if not isinstance(lr, (int, float)) or not (0 < lr <= 10) or math.isnan(lr):
+        raise ValidationError({"training.lr": "must be a number in (0, 10]"})
+    if merged["optimizer"] not in OPTIMIZERS:
+        raise ValidationError({"training.optimizer": f"must be one of {list(OPTIMIZERS)}"})
+    fraction = merged.get("data_fraction", 1.0)
+    if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+        raise ValidationError({"training.data_fraction": "must be in (0, 1]"})
+    return merged
+
+
+def validate_objectives(objectives: list | None) -> list[dict]:
+    objectives = objectives or [{"metric": "val_accuracy", "direction": "max"}]
+    clean = []
+    for item in objectives:
+        metric = item.get("metric") if isinstance(item, dict) else None
+        if metric not in METRIC_DIRECTIONS:
+            raise ValidationError({"objectives": f"unknown metric {metric!r}; use one of {sorted(METRIC_DIRECTIONS)}"})
+        direction = item.get("direction", METRIC_DIRECTIONS[metric])
+        if direction not in ("max", "min"):
+            raise ValidationError({"objectives": f"direction of {metric} must be max or min"})
+        clean.append({"metric": metric, "direction": direction})
+    return clean
+
+
+def build_search_strategy(search: Search, space=None):
+    space = space or search.space.build()
+    primary = search.objectives[0] if search.objectives else {"metric": "val_accuracy", "direction": "max"}
+    return build_strategy(search.strategy, space, search.strategy_settings, search.seed,
+                          Objective(primary["metric"], primary["direction"]))
+
+
+# --- starting and steering searches ------------------------------------------------------
+def start_search(project: Project, user, *, name: str, space_kind: str, space_spec: dict | None,
+                 strategy: str, strategy_settings: dict | None = None, objectives: list | None = None,
+                 training: dict | None = None, max_trials: int | None = 10, max_seconds: int | None = None,
+                 parallelism: int = 1, seed: int = 0, device: str = "cpu") -> Search:
+    """Validate everything first, then create space + search in one transaction."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "a search needs a name"})
+    space = validate_space(space_kind, space_spec or {})
+    if strategy not in STRATEGIES:
+        raise ValidationError({"strategy": f"unknown strategy {strategy!r}"})
+    try:
+        build_strategy(strategy, space, strategy_settings or {}, seed)
+    except SpecError as exc:
+        raise _spec_error(exc, "strategy_settings.") from exc
+    if not max_trials and not max_seconds:
+        raise ValidationError({"max_trials": "give a budget in trials, in seconds, or both"})
+    if not 1 <= parallelism <= 64:
+        raise ValidationError({"parallelism": "must be from 1 to 64"})
+    if device not in dict(Search.DEVICES):
+        raise ValidationError({"device": f"must be one of {[d for d, _ in Search.DEVICES]}"})
+    with transaction.atomic():
+        space_row = SearchSpace.objects.create(project=project, name=f"{name} space", kind=space_kind,
+                                               spec=space.spec)
+        search = Search.objects.create(
+            project=project, space=space_row, name=name, strategy=strategy,
+            strategy_settings=strategy_settings or {}, objectives=validate_objectives(objectives),
+            training=validate_training(training or {}), max_trials=max_trials or None,
+            max_seconds=max_seconds or None, parallelism=parallelism, seed=seed, device=device,
+            created_by=user,
+        )
+        dispatch.advance_later(search.id)
+    return search
+
+
+def pause_search(search: Search) -> bool:
+    return _set_state(search, from_states=Search.ACTIVE_STATES, to=Search.PAUSED)
+
+
+def resume_search(search: Search) -> bool:
+    changed = _set_state(search, from_states=(Search.PAUSED,), to=Search.RUNNING)
+    if changed:
+        dispatch.advance_later(search.id)
+    return changed
+
+
+def cancel_search(search: Search) -> bool:
+    """Stop a search: queued trials are cancelled now, running ones at their next epoch."""
+    with transaction.atomic():
+        changed = _set_state(search, from_states=(*Search.ACTIVE_STATES, Search.PAUSED), to=Search.CANCELLED)
+        if changed:
+            for trial in search.trials.filter(state__in=Trial.OPEN_STATES):
+                _finish(trial.id, Trial.CANCELLED, error="search cancelled")
+    return changed
+
+
+def _set_state(search: Search, from_states, to: str) -> bool:
+    fields = {"state": to}
+    if to in Search.FINAL_STATES:
+        fields["finished_at"] = timezone.now()
+    with transaction.atomic():
+        updated = Search.objects.filter(id=search.id, state__in=from_states).update(**fields)
+        if updated:
+            search.refresh_from_db()
+            events.search_changed(search)
+    return bool(updated)
+
+
+# --- the search loop ----------------------------------------------------------------------
+def history_for(search: Search, trials=None) -> list[TrialRecord]:
+    trials = trials if trials is not None else search.trials.all()
+    curves = _curves(search, trials)
+    return [
+        TrialRecord(t.number, t.arch, t.state, t.metrics, tuple(curves.get(t.id, ())))
+        for t in sorted(trials, key=lambda t: t.number)
+    ]
+
+
+def _curves(search: Search, trials) -> dict[int, list[float]]:
+    metric = search.primary_metric
+    out: dict[int, list[float]] = {}
+    rows = TrialMetric.objects.filter(trial__in=[t.id for t in trials], name=metric).order_by("trial_id", "epoch")
+    for trial_id, value in rows.values_list("trial_id", "value"):
+        out.setdefault(trial_id, []).append(value)
+    return out
+
+
+def advance_search(search_id: int) -> list[int]:
+    """Ask the strategy for trials up to the parallelism limit; finish the search when spent.
+
+    Idempotent: the search row is locked, so two workers advancing at once create
+    each trial once.
+    """
+    with transaction.atomic():
+        search = Search.objects.select_for_update().filter(id=search_id).first()
+        if search is None or search.state not in Search.ACTIVE_STATES:
+            return []
+        if search.state == Search.QUEUED:
+            search.state, search.started_at = Search.RUNNING, timezone.now()
+            search.save(update_fields=["state", "started_at"])
+            events.search_changed(search)
+        reap_stale_trials(search)
+        trials = list(search.trials.all())
+        open_count = sum(t.state in Trial.OPEN_STATES for t in trials)
+        wanted = min(search.parallelism - open_count, _trials_left(search, len(trials)))
+        try:
+            created = _create_trials(search, trials, wanted) if wanted > 0 else []
+        except Exception as exc:  # a broken strategy fails the search, with the reason shown
+            log.exception("strategy failed for search %s", search.id)
+            _fail_search(search, f"the {search.strategy} strategy failed: {type(exc).__name__}: {exc}")
+            return []
+        if not created and open_count == 0:
+            _complete_search(search, exhausted=wanted > 0)
+    return [t.id for t in created]
+
+
+def _trials_left(search: Search, created: int) -> int:
+    left = search.max_trials - created if search.max_trials else 10**9
+    if search.max_seconds and search.started_at:
+        if timezone.now() - search.started_at >= timedelta(seconds=search.max_seconds):
+            return 0
+    return max(left, 0)
+
+
+def _create_trials(search: Search, trials: list[Trial], wanted: int) -> list[Trial]:
+    space = search.space.build()
+    strategy = build_search_strategy(search, space)
+    proposals = strategy.ask(history_for(search, trials), wanted)
+    next_number = (max((t.number for t in trials), default=0)) + 1
+    created = []
+    for offset, arch in enumerate(proposals[:wanted]):
+        trial = Trial.objects.create(
+            search=search, number=next_number + offset, arch=arch, arch_key=space.key(arch),
+            description=space.describe(arch)[:300],
+        )
+        created.append(trial)
+        events.trial_changed(trial)
+        dispatch.run_trial_later(trial.id, search.device)
+    return created
+
+
+def _complete_search(search: Search, exhausted: bool) -> None:
+    search.state, search.finished_at = Search.DONE, timezone.now()
+    if exhausted:
+        search.error = "the strategy found no new architecture: the search space is exhausted"
+    search.save(update_fields=["state", "finished_at", "error"])
+    events.search_changed(search)
+
+
+def _fail_search(search: Search, error: str) -> None:
+    Search.objects.filter(id=search.id).update(state=Search.FAILED, error=error, finished_at=timezone.now())
+    search.refresh_from_db()
+    events.search_changed(search)
+
+
+def reap_stale_trials(search: Search) -> int:
+    """Running trials whose worker stopped sending heartbeats are failed, freeing their slot."""
+    cutoff = timezone.now() - timedelta(seconds=settings.NASWEB_TRIAL_STALE_SECONDS)
+    stale = search.trials.filter(state=Trial.RUNNING, heartbeat_at__lt=cutoff)
+    count = 0
+    for trial in stale:
+        count += _finish(trial.id, Trial.FAILED, error="worker lost: no heartbeat for "
+                         f"{settings.NASWEB_TRIAL_STALE_SECONDS} s")
+    return count
+
+
+def recover_active_searches(orphaned_worker_prefix: str) -> int:
+    """After a restart: requeue trials the dead process held and advance every active search."""
+    searches = list(Search.objects.filter(state__in=Search.ACTIVE_STATES))
+    for search in searches:
+        with transaction.atomic():
+            Trial.objects.filter(search=search, state=Trial.RUNNING,
+                                 worker__startswith=orphaned_worker_prefix).update(state=Trial.QUEUED, worker="")
+            for trial_id in search.trials.filter(state=Trial.QUEUED).values_list("id", flat=True):
+                dispatch.run_trial_later(trial_id, search.device)
+            dispatch.advance_later(search.id)
+    return len(searches)
+
+
+# --- one trial's life ------------------------------------------------------------------------
+def claim_trial(trial_id: int, worker: str, device: str) -> Trial | None:
+    """QUEUED -> RUNNING for exactly one worker; None if someone else has it or it is gone.
+
+    A RUNNING trial with a stale heartbeat may be claimed again (its worker died
+    and the broker redelivered the task).
+    """
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.NASWEB_TRIAL_STALE_SECONDS)
+    claimable = Q(state=Trial.QUEUED) | Q(state=Trial.RUNNING, heartbeat_at__lt=cutoff)
+    with transaction.atomic():
+        open_search = Search.ACTIVE_STATES + (Search.PAUSED,)
+        updated = (Trial.objects.filter(claimable, id=trial_id, search__state__in=open_search)
+                   .update(state=Trial.RUNNING, worker=worker[:200], device=device[:60], started_at=now,
+                           heartbeat_at=now, epochs_done=0))
+        if not updated:
+            return None
+        TrialMetric.objects.filter(trial_id=trial_id).delete()  # a re-claimed trial starts over
+        trial = Trial.objects.select_related("search", "search__space", "search__project__dataset").get(id=trial_id)
+        events.trial_changed(trial)
+    return trial
+
+
+def record_epoch(trial_id: int, epoch: int, metrics: dict) -> bool:
+    """Store one epoch's metrics and beat the heart. False tells the trainer to stop."""
+    clean = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+    with transaction.atomic():
+        updated = Trial.objects.filter(id=trial_id, state=Trial.RUNNING).update(
+            epochs_done=epoch, heartbeat_at=timezone.now())
+        if not updated:
+            return False  # cancelled, pruned or reaped meanwhile
+        TrialMetric.objects.bulk_create(
+            [TrialMetric(trial_id=trial_id, epoch=epoch, name=k, value=v) for k, v in clean.items()],
+            update_conflicts=True, unique_fields=["trial", "epoch", "name"], update_fields=["value"],
+        )
+        trial = Trial.objects.only("id", "search_id", "number").get(id=trial_id)
+        events.epoch_recorded(trial, epoch, clean)
+    return not Search.objects.filter(id=trial.search_id, state=Search.CANCELLED).exists()
+
+
+def complete_trial(trial_id: int, metrics: dict) -> bool:
+    return _finish(trial_id, Trial.COMPLETE, metrics=metrics)
+
+
+def fail_trial(trial_id: int, error: str) -> bool:
+    return _finish(trial_id, Trial.FAILED, error=error)
+
+
+def prune_trial(trial_id: int, reason: str = "") -> bool:
+    return _finish(trial_id, Trial.PRUNED, error=reason)
+
+
+def _finish(trial_id: int, state: str, metrics: dict | None = None, error: str = "") -> bool:
+    """Move an open trial to a final state (conditional: a finished trial stays as it is)."""
+    fields = {"state": state, "finished_at": timezone.now(), "error": error[:5000]}
+    if metrics is not None:
+        fields.update(metrics=metrics, val_accuracy=metrics.get("val_accuracy"), params=metrics.get("params"))
+    with transaction.atomic():
+        updated = Trial.objects.filter(id=trial_id, state__in=Trial.OPEN_STATES).update(**fields)
+        if updated:
+            trial = Trial.objects.get(id=trial_id)
+            events.trial_changed(trial)
+            dispatch.advance_later(trial.search_id)
+    return bool(updated)
+

@@ -1,0 +1,95 @@
+"""NAS-Bench-201 cell space (Dong & Yang, ICLR 2020).
+
+A cell is a DAG of 4 nodes; each of its 6 edges (j <- i, i < j) carries one op.
+Node j sums the ops of all its incoming edges, and node 3 is the cell output.
+Every network stacks the same cell in three stages separated by residual
+reduction blocks, exactly as the paper's macro skeleton, so the 15,625 cells of
+the full op set are the 15,625 rows of the published benchmark table.
+"""
+
+from __future__ import annotations
+
+from .base import Decision, SearchSpace, SpecError, SpecField
+from .spec_checks import check_image_shape, check_int, check_options, check_task
+
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+#: (target node, source node) in the official order of the arch string.
+EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+NODES = 4
+
+
+def edge_name(target: int, source: int) -> str:
+    return f"edge_{target}<-{source}"
+
+
+EDGE_NAMES = tuple(edge_name(j, i) for j, i in EDGES)
+
+
+def arch_to_string(arch: dict) -> str:
+    """The official string: one |op~source| group per node, groups joined by '+'."""
+    groups = []
+    for target in range(1, NODES):
+        ops = "|".join(f"{arch[edge_name(target, source)]}~{source}" for source in range(target))
+        groups.append(f"|{ops}|")
+    return "+".join(groups)
+
+
+def string_to_arch(text: str) -> dict:
+    """Parse the official string; SpecError names what is wrong with it."""
+    groups = text.strip().split("+")
+    if len(groups) != NODES - 1:
+        raise SpecError("arch", f"expected {NODES - 1} node groups separated by '+', got {text!r}")
+    arch = {}
+    for target, group in enumerate(groups, start=1):
+        entries = [e for e in group.split("|") if e]
+        if len(entries) != target:
+            raise SpecError("arch", f"node {target} needs {target} inputs, got {group!r}")
+        for source, entry in enumerate(entries):
+            op, _, src = entry.partition("~")
+            if op not in OPS or src != str(source):
+                raise SpecError("arch", f"bad edge {entry!r} for node {target}; expected op~{source}")
+            arch[edge_name(target, source)] = op
+    return arch
+
+
+class NB201Space(SearchSpace):
+    kind = "nb201"
+    label = "NAS-Bench-201 cell"
+    tasks = ("classification",)
+
+    @classmethod
+    def default_spec(cls) -> dict:
+        return {"C": 8, "N": 1, "ops": list(OPS)}
+
+    @classmethod
+    def spec_fields(cls) -> list[SpecField]:
+        return [
+            SpecField("C", "int", "Channels (C)", "channels of the first stage, 1-128; the paper uses 16"),
+            SpecField("N", "int", "Cells per stage (N)", "1-10; the paper uses 5"),
+            SpecField("ops", "multi", "Operations", "ops an edge may carry", options=OPS),
+        ]
+
+    def validate_spec(self, spec: dict) -> dict:
+        return {
+            "C": check_int(spec, "C", 1, 128),
+            "N": check_int(spec, "N", 1, 10),
+            "ops": check_options(spec, "ops", OPS),
+        }
+
+    def build_decisions(self) -> list[Decision]:
+        return [Decision(name, tuple(self.spec["ops"])) for name in EDGE_NAMES]
+
+    def active_decisions(self, choices: dict) -> list[str]:
+        return list(EDGE_NAMES)
+
+    def to_torch(self, arch: dict, input_shape: tuple, num_classes: int,
+                 task: str = "classification", vocab_size: int = 0):
+        from . import nb201_modules
+
+        check_task(task, self.tasks)
+        channels_in, _, _ = check_image_shape(input_shape)
+        self.validate_arch(arch)
+        return nb201_modules.Network(arch, channels_in, self.spec["C"], self.spec["N"], num_classes)
+
+    def describe(self, arch: dict) -> str:
+        return arch_to_string(arch)

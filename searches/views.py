@@ -1,0 +1,137 @@
+"""Thin views: check access, validate, call a service, render or redirect."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from . import charts, services
+from .access import project_for_user, search_for_user, trial_for_user, visible_projects
+from .events import search_payload, trial_payload
+from .forms import ProjectForm, SearchForm, SignUpForm
+
+
+def signup(request):
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user)
+        return redirect("searches:project_list")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+def project_list(request):
+    projects = visible_projects(request.user).select_related("dataset", "owner")
+    return render(request, "searches/project_list.html", {"projects": projects})
+
+
+@login_required
+def project_create(request):
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            project = services.create_project(request.user, d["name"], services.builtin_dataset(d["dataset"]),
+                                              d["description"], d["members"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect("searches:project_detail", project.id)
+    return render(request, "searches/project_form.html", {"form": form})
+
+
+@login_required
+def project_detail(request, project_id):
+    project = project_for_user(request.user, project_id)
+    searches = project.searches.select_related("space").order_by("-created_at")
+    return render(request, "searches/project_detail.html", {"project": project, "searches": searches})
+
+
+@login_required
+def search_create(request, project_id):
+    project = project_for_user(request.user, project_id)
+    form = SearchForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        search = _start_from_form(project, request.user, form)
+        if search is not None:
+            messages.success(request, f"Search “{search.name}” started.")
+            return redirect("searches:search_detail", search.id)
+    return render(request, "searches/search_form.html", {"project": project, "form": form})
+
+
+def _start_from_form(project, user, form: SearchForm):
+    spec = form.space_spec()
+    if form.errors:
+        return None
+    d = form.cleaned_data
+    try:
+        return services.start_search(
+            project, user, name=d["name"], space_kind=d["space_kind"], space_spec=spec,
+            strategy=d["strategy"], strategy_settings=d["strategy_settings"], training=form.training(),
+            max_trials=d["max_trials"], max_seconds=d["max_seconds"], parallelism=d["parallelism"],
+            seed=d["seed"], device=d["device"])
+    except ValidationError as exc:
+        form.add_service_errors(exc)
+        return None
+
+
+def search_state(search) -> dict:
+    trials = [trial_payload(t) for t in search.trials.all()]
+    primary = search.objectives[0] if search.objectives else {"metric": "val_accuracy", "direction": "max"}
+    return {
+        "search": search_payload(search),
+        "objective": primary,
+        "trials": trials,
+        "chart": charts.best_so_far_figure(trials, primary["metric"], primary["direction"]),
+        "socket": f"/ws/searches/{search.id}/",
+    }
+
+
+@login_required
+def search_detail(request, search_id):
+    search = search_for_user(request.user, search_id)
+    return render(request, "searches/search_detail.html", {
+        "search": search, "project": search.project, "space": search.space.build(),
+        "state": search_state(search),
+    })
+
+
+@login_required
+def search_data(request, search_id):
+    return JsonResponse(search_state(search_for_user(request.user, search_id)))
+
+
+def _control(action):
+    @login_required
+    @require_POST
+    def view(request, search_id):
+        search = search_for_user(request.user, search_id)
+        if not action(search):
+            messages.warning(request, f"The search is {search.state}; nothing changed.")
+        return redirect("searches:search_detail", search.id)
+    return view
+
+
+search_pause = _control(services.pause_search)
+search_resume = _control(services.resume_search)
+search_cancel = _control(services.cancel_search)
+
+
+@login_required
+def trial_detail(request, trial_id):
+    trial = trial_for_user(request.user, trial_id)
+    curves: dict[str, list] = {}
+    for m in trial.epoch_metrics.all():
+        if m.name in ("val_accuracy", "train_loss", "val_loss"):
+            curves.setdefault(m.name, []).append((m.epoch, m.value))
+    return render(request, "searches/trial_detail.html", {
+        "trial": trial, "search": trial.search, "chart": charts.learning_curve_figure(curves),
+        "back": reverse("searches:search_detail", args=[trial.search_id]),
+    })

@@ -1,0 +1,150 @@
+// Live search page: a leaderboard and a best-so-far chart fed by the websocket.
+// Rows are keyed by trial id; every "trial" event replaces a row's data, every
+// "metric" event updates its epoch column. On reconnect the page refetches the
+// full state, so nothing is missed while the socket was down.
+(function () {
+  const initial = JSON.parse(document.getElementById("search-state-data").textContent);
+  const objective = initial.objective;
+  const trials = new Map();
+  const tbody = document.querySelector("#leaderboard tbody");
+  const pct = (v) => (v === null || v === undefined ? "–" : (100 * v).toFixed(2) + "%");
+  let chartDrawn = false;
+
+  function metricValue(t) {
+    const m = t.metrics || {};
+    return m[objective.metric] === undefined ? null : m[objective.metric];
+  }
+
+  function better(a, b) { return objective.direction === "max" ? a > b : a < b; }
+
+  // Mirrors searches/charts.py best_so_far().
+  function bestSoFar(list) {
+    const xs = [], ys = [];
+    let best = null;
+    list.slice().sort((a, b) => a.number - b.number).forEach(function (t) {
+      const v = metricValue(t);
+      if (t.state !== "complete" || v === null) return;
+      if (best === null || better(v, best)) best = v;
+      xs.push(t.number); ys.push(best);
+    });
+    return [xs, ys];
+  }
+
+  function drawChart() {
+    const list = Array.from(trials.values());
+    const done = list.filter((t) => t.state === "complete" && metricValue(t) !== null);
+    const [xs, ys] = bestSoFar(list);
+    const fig = initial.chart;
+    fig.data[0].x = done.map((t) => t.number); fig.data[0].y = done.map(metricValue);
+    fig.data[1].x = xs; fig.data[1].y = ys;
+    if (window.Plotly) {
+      (chartDrawn ? Plotly.react : Plotly.newPlot)("best-chart", fig.data, fig.layout, {displaylogo: false, responsive: true});
+      chartDrawn = true;
+    }
+    document.getElementById("best-value").textContent = ys.length ? pct(ys[ys.length - 1]) : "–";
+  }
+
+  function cell(text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    return td;
+  }
+
+  function renderRow(t) {
+    const tr = document.createElement("tr");
+    tr.id = "trial-" + t.id;
+    tr.dataset.number = t.number;
+    tr.className = "trial-row state-row-" + t.state;
+    const link = document.createElement("a");
+    link.href = "/trials/" + t.id + "/";
+    link.textContent = t.number;
+    const num = document.createElement("td"); num.appendChild(link);
+    const m = t.metrics || {};
+    const state = cell(t.state, "state state-" + t.state);
+    if (t.error) state.title = t.error;
+    tr.append(num, cell(t.description), state, cell(t.epochs_done || 0, "epoch"),
+      cell(pct(t.val_accuracy), "val"), cell(pct(m.test_accuracy)),
+      cell(t.params ? t.params.toLocaleString() : "–"),
+      cell(t.seconds ? t.seconds.toFixed(1) : "–"), cell(t.worker || "–"));
+    return tr;
+  }
+
+  // Complete trials by the objective, best first; then running/queued; then the rest.
+  function rank(t) {
+    if (t.state === "complete" && metricValue(t) !== null) return 0;
+    if (t.state === "running" || t.state === "queued") return 1;
+    return 2;
+  }
+
+  function drawTable() {
+    const list = Array.from(trials.values()).sort(function (a, b) {
+      if (rank(a) !== rank(b)) return rank(a) - rank(b);
+      if (rank(a) === 0 && metricValue(a) !== metricValue(b)) return better(metricValue(a), metricValue(b)) ? -1 : 1;
+      return a.number - b.number;
+    });
+    tbody.replaceChildren(...list.map(renderRow));
+    document.getElementById("no-trials").hidden = list.length > 0;
+    document.getElementById("trial-count").textContent = list.length;
+  }
+
+  function redraw() { drawTable(); drawChart(); }
+
+  function setSearch(s) {
+    const el = document.getElementById("search-state");
+    el.textContent = s.state;
+    el.className = "state state-" + s.state;
+    const err = document.getElementById("search-error");
+    err.textContent = s.error || "";
+    err.hidden = !s.error;
+  }
+
+  function loadState(state) {
+    trials.clear();
+    state.trials.forEach((t) => trials.set(t.id, t));
+    setSearch(state.search);
+    redraw();
+  }
+
+  function onMessage(msg) {
+    if (msg.type === "trial") {
+      trials.set(msg.trial.id, msg.trial);
+      redraw();
+    } else if (msg.type === "metric") {
+      const t = trials.get(msg.trial_id);
+      if (t) {
+        t.epochs_done = msg.epoch;
+        const row = document.getElementById("trial-" + t.id);
+        if (row) row.querySelector(".epoch").textContent = msg.epoch;
+      }
+    } else if (msg.type === "search") {
+      setSearch(msg.search);
+    }
+  }
+
+  function status(text, ok) {
+    document.getElementById("live-status").textContent = text;
+    document.getElementById("live-dot").className = "dot " + (ok ? "on" : "off");
+  }
+
+  let retry = 500;
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    const ws = new WebSocket(scheme + location.host + initial.socket);
+    ws.onopen = function () {
+      retry = 500;
+      status("live", true);
+      fetch(location.pathname + "data.json", {credentials: "same-origin"})
+        .then((r) => r.json()).then(loadState).catch(() => {});
+    };
+    ws.onmessage = (e) => onMessage(JSON.parse(e.data));
+    ws.onclose = function () {
+      status("reconnecting…", false);
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 10000);
+    };
+  }
+
+  loadState(initial);
+  connect();
+})();

@@ -1,0 +1,42 @@
+import os
+
+import pytest
+
+# Tests that touch the database run on the real PostgreSQL (`make test` sets
+# DATABASE_URL); engine tests need no database at all.
+os.environ.setdefault("NASWEB_TORCH_THREADS", "1")
+
+
+@pytest.fixture
+def owner(django_user_model):
+    return django_user_model.objects.create_user("owner", password="pw-owner-123")
+
+
+@pytest.fixture
+def member(django_user_model):
+    return django_user_model.objects.create_user("member", password="pw-member-123")
+
+
+@pytest.fixture
+def outsider(django_user_model):
+    return django_user_model.objects.create_user("outsider", password="pw-outsider-123")
+
+
+@pytest.fixture
+def project(owner, member):
+    from searches import services
+
+    return services.create_project(owner, "Digits", services.builtin_dataset("digits"), members=[member])
+
+
+@pytest.fixture
+def start_search(project, owner):
+    from searches import services
+
+    def start(**overrides):
+        options = dict(name="s", space_kind="chain_mlp", space_spec=None, strategy="random", max_trials=3,
+                       training={"epochs": 1}, parallelism=1, seed=0)
+        options.update(overrides)
+        return services.start_search(project, owner, **options)
+
+    return start

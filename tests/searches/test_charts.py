@@ -1,0 +1,23 @@
+from searches import charts
+
+
+def trial(number, state, value):
+    return {"number": number, "state": state, "metrics": {"val_accuracy": value} if value is not None else {}}
+
+
+def test_best_so_far_ignores_unfinished_trials_and_keeps_the_max():
+    trials = [trial(3, "complete", 0.7), trial(1, "complete", 0.5), trial(2, "failed", None),
+              trial(4, "running", None), trial(5, "complete", 0.6)]
+    assert charts.best_so_far(trials) == ([1, 3, 5], [0.5, 0.7, 0.7])
+
+
+def test_best_so_far_for_a_minimised_metric():
+    trials = [{"number": 1, "state": "complete", "metrics": {"params": 50}},
+              {"number": 2, "state": "complete", "metrics": {"params": 80}},
+              {"number": 3, "state": "complete", "metrics": {"params": 20}}]
+    assert charts.best_so_far(trials, "params", "min") == ([1, 2, 3], [50, 50, 20])
+
+
+def test_figure_has_trials_and_the_best_line():
+    fig = charts.best_so_far_figure([trial(1, "complete", 0.5), trial(2, "complete", 0.9)])
+    assert fig["data"][0]["y"] == [0.5, 0.9] and fig["data"][1]["y"] == [0.5, 0.9]

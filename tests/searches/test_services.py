@@ -1,0 +1,186 @@
+"""Services on the real PostgreSQL: the only writers of searches and trials."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from searches import services
+from searches.models import Search, SearchSpace, Trial, TrialMetric
+
+pytestmark = pytest.mark.django_db
+
+
+def test_tests_run_on_postgresql():
+    assert connection.vendor == "postgresql", "make test runs the service tests on the real PostgreSQL"
+
+
+def test_builtin_dataset_is_created_once():
+    assert services.builtin_dataset("digits").id == services.builtin_dataset("digits").id
+
+
+def test_unknown_builtin_dataset_is_a_field_error():
+    with pytest.raises(ValidationError) as exc:
+        services.builtin_dataset("imagenet")
+    assert "dataset" in exc.value.message_dict
+
+
+def test_project_members_exclude_the_owner(owner, member):
+    project = services.create_project(owner, "P", services.builtin_dataset("digits"), members=[owner, member])
+    assert list(project.members.all()) == [member]
+    assert project.can_view(owner) and project.can_view(member)
+
+
+def test_start_search_dispatches_the_first_advance_on_commit(start_search, django_capture_on_commit_callbacks,
+                                                              monkeypatch):
+    sent = []
+    monkeypatch.setattr("searches.dispatch._send", lambda kind, object_id, queue: sent.append((kind, object_id)))
+    with django_capture_on_commit_callbacks(execute=True):
+        search = start_search()
+    assert search.state == Search.QUEUED
+    assert search.space.kind == "chain_mlp" and search.space.spec["widths"] == [32, 64, 128]
+    assert ("advance", search.id) in sent
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"space_spec": {"widths": []}}, "spec.widths"),
+    ({"space_spec": {"max_depth": 99}}, "spec.max_depth"),
+    ({"space_spec": {"colour": "red"}}, "spec.colour"),
+    ({"space_kind": "nope"}, "space_kind"),
+    ({"strategy": "nope"}, "strategy"),
+    ({"max_trials": None, "max_seconds": None}, "max_trials"),
+    ({"training": {"epochs": 0}}, "training.epochs"),
+    ({"training": {"optimizer": "adam9"}}, "training.optimizer"),
+    ({"name": "  "}, "name"),
+])
+def test_bad_input_names_the_field_and_creates_nothing(start_search, bad, field):
+    with pytest.raises(ValidationError) as exc:
+        start_search(**bad)
+    assert field in exc.value.message_dict
+    assert Search.objects.count() == 0 and SearchSpace.objects.count() == 0
+
+
+def test_advance_creates_trials_up_to_parallelism(start_search):
+    search = start_search(max_trials=5, parallelism=2)
+    ids = services.advance_search(search.id)
+    search.refresh_from_db()
+    assert len(ids) == 2 and search.state == Search.RUNNING
+    assert services.advance_search(search.id) == []  # both slots taken: nothing new
+    numbers = sorted(Trial.objects.filter(search=search).values_list("number", flat=True))
+    assert numbers == [1, 2]
+
+
+def test_advance_is_deterministic_under_the_seed(start_search):
+    first, second = start_search(name="a", seed=7), start_search(name="b", seed=7)
+    services.advance_search(first.id)
+    services.advance_search(second.id)
+    assert first.trials.get().arch == second.trials.get().arch
+
+
+def test_claim_is_exclusive(start_search):
+    search = start_search()
+    (trial_id,) = services.advance_search(search.id)
+    assert services.claim_trial(trial_id, "w1", "cpu") is not None
+    assert services.claim_trial(trial_id, "w2", "cpu") is None
+    assert Trial.objects.get(id=trial_id).worker == "w1"
+
+
+def test_epochs_and_completion_are_recorded(start_search):
+    search = start_search(max_trials=1)
+    (trial_id,) = services.advance_search(search.id)
+    services.claim_trial(trial_id, "w", "cpu")
+    assert services.record_epoch(trial_id, 1, {"val_accuracy": 0.5, "train_loss": 1.2, "bad": float("nan")})
+    assert services.record_epoch(trial_id, 1, {"val_accuracy": 0.6})  # a retried epoch overwrites
+    assert services.complete_trial(trial_id, {"val_accuracy": 0.9, "params": 1234})
+    assert not services.complete_trial(trial_id, {"val_accuracy": 0.1})  # finished trials stay as they are
+    trial = Trial.objects.get(id=trial_id)
+    assert (trial.state, trial.val_accuracy, trial.params, trial.epochs_done) == ("complete", 0.9, 1234, 1)
+    values = dict(TrialMetric.objects.filter(trial=trial).values_list("name", "value"))
+    assert values == {"val_accuracy": 0.6, "train_loss": 1.2}
+    services.advance_search(search.id)
+    search.refresh_from_db()
+    assert search.state == Search.DONE and search.finished_at is not None
+
+
+def test_failed_trials_count_against_the_budget(start_search):
+    search = start_search(max_trials=2)
+    for _ in range(2):
+        (trial_id,) = services.advance_search(search.id)
+        services.claim_trial(trial_id, "w", "cpu")
+        services.fail_trial(trial_id, "boom")
+    services.advance_search(search.id)
+    search.refresh_from_db()
+    assert search.state == Search.DONE
+    assert list(search.trials.values_list("state", flat=True)) == ["failed", "failed"]
+
+
+def test_cancel_stops_open_trials_and_tells_the_trainer(start_search):
+    search = start_search(parallelism=2)
+    running, queued = services.advance_search(search.id)
+    services.claim_trial(running, "w", "cpu")
+    assert services.cancel_search(search)
+    assert Trial.objects.get(id=queued).state == Trial.CANCELLED
+    assert services.record_epoch(running, 1, {"val_accuracy": 0.5}) is False
+    assert services.advance_search(search.id) == []
+    assert not services.cancel_search(search)
+
+
+def test_pause_holds_new_trials_and_resume_continues(start_search):
+    search = start_search(max_trials=3)
+    services.advance_search(search.id)
+    assert services.pause_search(search)
+    assert services.advance_search(search.id) == []
+    assert services.resume_search(search)
+    search.refresh_from_db()
+    assert search.state == Search.RUNNING
+
+
+def test_stale_running_trials_are_failed_and_reclaimable(start_search, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    search = start_search(max_trials=2)
+    (trial_id,) = services.advance_search(search.id)
+    services.claim_trial(trial_id, "dead-worker", "cpu")
+    Trial.objects.filter(id=trial_id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert services.claim_trial(trial_id, "w2", "cpu") is not None  # redelivered task may take it over
+    Trial.objects.filter(id=trial_id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert services.reap_stale_trials(search) == 1
+    assert "no heartbeat" in Trial.objects.get(id=trial_id).error
+
+
+def test_a_broken_strategy_fails_the_search_with_its_reason(start_search, monkeypatch):
+    search = start_search()
+
+    def broken(self, history, n):
+        raise RuntimeError("surrogate diverged")
+
+    monkeypatch.setattr("searches.strategies.random_search.RandomSearch.ask", broken)
+    assert services.advance_search(search.id) == []
+    search.refresh_from_db()
+    assert search.state == Search.FAILED and "surrogate diverged" in search.error
+
+
+def test_an_exhausted_space_finishes_the_search(start_search):
+    tiny = {"min_depth": 1, "max_depth": 1, "widths": [8], "activations": ["relu"], "dropouts": [0.0],
+            "norms": ["none"]}
+    search = start_search(space_spec=tiny, max_trials=5)
+    (trial_id,) = services.advance_search(search.id)
+    services.claim_trial(trial_id, "w", "cpu")
+    services.complete_trial(trial_id, {"val_accuracy": 0.5})
+    assert services.advance_search(search.id) == []
+    search.refresh_from_db()
+    assert search.state == Search.DONE and "exhausted" in search.error
+
+
+def test_events_are_sent_after_commit(start_search, django_capture_on_commit_callbacks, monkeypatch):
+    sent = []
+    monkeypatch.setattr("searches.events.send_now", lambda search_id, message: sent.append(message["type"]))
+    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    search = start_search()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        (trial_id,) = services.advance_search(search.id)
+    assert sent == []  # nothing leaves before the transaction commits
+    for callback in callbacks:
+        callback()
+    assert sent.count("trial.update") == 1 and "search.update" in sent

@@ -1,0 +1,163 @@
+"""Pages: access rules (an outsider gets 404), forms with field errors, controls."""
+
+import pytest
+from django.urls import reverse
+
+from searches import services
+from searches.models import Project, Search, SearchSpace
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def search(start_search):
+    return start_search()
+
+
+def valid_search_form(**overrides):
+    data = {
+        "name": "from the form", "space_kind": "chain_mlp", "strategy": "random", "strategy_settings": "",
+        "max_trials": 4, "max_seconds": "", "parallelism": 1, "seed": 3, "device": "cpu",
+        "epochs": 2, "batch_size": 32, "lr": 0.01, "optimizer": "adamw",
+        "spec__chain_mlp__min_depth": 1, "spec__chain_mlp__max_depth": 2,
+        "spec__chain_mlp__widths": "16, 32", "spec__chain_mlp__activations": ["relu"],
+        "spec__chain_mlp__dropouts": "0", "spec__chain_mlp__norms": ["none", "batch"],
+    }
+    data.update(overrides)
+    return data
+
+
+def test_pages_need_a_login(client, search):
+    for url in (reverse("searches:project_list"), reverse("searches:search_detail", args=[search.id])):
+        response = client.get(url)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_signup_logs_the_new_user_in(client):
+    response = client.post(reverse("signup"), {"username": "ada", "password1": "an-ok-pass-981",
+                                               "password2": "an-ok-pass-981"})
+    assert response.status_code == 302
+    assert client.get(reverse("searches:project_list")).context["user"].username == "ada"
+
+
+def test_project_create_and_list(client, owner):
+    client.force_login(owner)
+    response = client.post(reverse("searches:project_create"), {"name": "Mine", "dataset": "digits"})
+    project = Project.objects.get(name="Mine")
+    assert response["Location"] == reverse("searches:project_detail", args=[project.id])
+    assert b"Mine" in client.get(reverse("searches:project_list")).content
+
+
+def test_project_form_rejects_unknown_members(client, owner):
+    client.force_login(owner)
+    response = client.post(reverse("searches:project_create"),
+                           {"name": "X", "dataset": "digits", "members": "ghost"})
+    assert response.status_code == 200 and "no such user: ghost" in response.content.decode()
+    assert not Project.objects.filter(name="X").exists()
+
+
+@pytest.mark.parametrize("name", ["search_detail", "search_data"])
+def test_owner_and_member_see_the_search_outsider_gets_404(client, search, owner, member, outsider, name):
+    url = reverse(f"searches:{name}", args=[search.id])
+    for user, status in ((owner, 200), (member, 200), (outsider, 404)):
+        client.force_login(user)
+        assert client.get(url).status_code == status
+
+
+def test_outsider_gets_404_everywhere(client, search, project, outsider):
+    services.advance_search(search.id)
+    trial = search.trials.get()
+    client.force_login(outsider)
+    for url in (reverse("searches:project_detail", args=[project.id]),
+                reverse("searches:search_create", args=[project.id]),
+                reverse("searches:trial_detail", args=[trial.id])):
+        assert client.get(url).status_code == 404
+    assert client.post(reverse("searches:search_cancel", args=[search.id])).status_code == 404
+    search.refresh_from_db()
+    assert search.state == Search.RUNNING  # unchanged by the outsider's cancel
+
+
+def test_unknown_ids_are_404_not_500(client, owner):
+    client.force_login(owner)
+    for name in ("search_detail", "search_data", "trial_detail", "project_detail"):
+        kwarg = {"trial_detail": [987654], "project_detail": [987654]}.get(name, [987654])
+        assert client.get(reverse(f"searches:{name}", args=kwarg)).status_code == 404
+
+
+def test_search_form_starts_a_search(client, project, owner, monkeypatch):
+    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    client.force_login(owner)
+    response = client.post(reverse("searches:search_create", args=[project.id]), valid_search_form())
+    search = Search.objects.get(name="from the form")
+    assert response["Location"] == reverse("searches:search_detail", args=[search.id])
+    assert search.space.spec == {"min_depth": 1, "max_depth": 2, "widths": [16, 32], "activations": ["relu"],
+                                 "dropouts": [0.0], "norms": ["none", "batch"]}
+    assert search.training["epochs"] == 2 and search.seed == 3
+
+
+@pytest.mark.parametrize("overrides, field, text", [
+    ({"spec__chain_mlp__widths": "16, x"}, "spec__chain_mlp__widths", "whole numbers"),
+    ({"spec__chain_mlp__widths": ""}, "spec__chain_mlp__widths", "required"),
+    ({"spec__chain_mlp__max_depth": 40}, "spec__chain_mlp__max_depth", "between 1 and 12"),
+    ({"spec__chain_mlp__min_depth": 3}, "spec__chain_mlp__max_depth", "at least min_depth"),
+    ({"spec__chain_mlp__dropouts": "0.95"}, "spec__chain_mlp__dropouts", "between"),
+    ({"strategy_settings": "{oops"}, "strategy_settings", "not valid JSON"),
+    ({"strategy_settings": '{"population": 3}'}, "strategy_settings", "population"),
+    ({"max_trials": "", "max_seconds": ""}, "max_trials", "budget"),
+    ({"epochs": 0}, "epochs", "greater than or equal to 1"),
+    ({"name": ""}, "name", "required"),
+])
+def test_search_form_shows_field_errors_and_creates_nothing(client, project, owner, overrides, field, text):
+    client.force_login(owner)
+    response = client.post(reverse("searches:search_create", args=[project.id]), valid_search_form(**overrides))
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert field in errors, errors
+    assert text in " ".join(errors[field])
+    assert f'data-field="{field}"' in response.content.decode()
+    assert Search.objects.count() == 0 and SearchSpace.objects.count() == 0
+
+
+def test_controls_pause_resume_cancel(client, search, member, monkeypatch):
+    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    client.force_login(member)
+    for action, state in (("pause", "paused"), ("resume", "running"), ("cancel", "cancelled")):
+        client.post(reverse(f"searches:search_{action}", args=[search.id]))
+        search.refresh_from_db()
+        assert search.state == state
+    response = client.post(reverse("searches:search_pause", args=[search.id]), follow=True)
+    assert "nothing changed" in response.content.decode()
+
+
+def test_controls_need_post(client, search, owner):
+    client.force_login(owner)
+    assert client.get(reverse("searches:search_cancel", args=[search.id])).status_code == 405
+
+
+def test_search_data_lists_trials_and_the_chart(client, search, owner):
+    (trial_id,) = services.advance_search(search.id)
+    services.claim_trial(trial_id, "w", "cpu")
+    services.complete_trial(trial_id, {"val_accuracy": 0.75, "params": 10})
+    client.force_login(owner)
+    data = client.get(reverse("searches:search_data", args=[search.id])).json()
+    assert [t["val_accuracy"] for t in data["trials"]] == [0.75]
+    assert data["chart"]["data"][1]["y"] == [0.75]
+    assert data["socket"] == f"/ws/searches/{search.id}/"
+
+
+def test_trial_page_shows_the_learning_curve(client, search, owner):
+    (trial_id,) = services.advance_search(search.id)
+    services.claim_trial(trial_id, "w", "cpu")
+    services.record_epoch(trial_id, 1, {"val_accuracy": 0.4, "train_loss": 2.0})
+    services.record_epoch(trial_id, 2, {"val_accuracy": 0.6, "train_loss": 1.0})
+    client.force_login(owner)
+    response = client.get(reverse("searches:trial_detail", args=[trial_id]))
+    curve = {t["name"]: t["y"] for t in response.context["chart"]["data"]}
+    assert curve == {"val accuracy": [0.4, 0.6], "train loss": [2.0, 1.0]}
+
+
+def test_plotly_is_served_from_our_static_files(client):
+    response = client.get("/static/vendor/plotly/plotly.min.js")
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert b"plotly" in body[:2000].lower() and len(body) > 1_000_000

@@ -1,0 +1,94 @@
+"""A person in headless Chromium: log in, start a search from the form, watch the
+leaderboard fill without reloading. Run on both stacks: the embedded default
+(SQLite, no Redis, one process) and production (daphne + Celery + PostgreSQL + Redis)."""
+
+import os
+import uuid
+from contextlib import contextmanager
+
+import pytest
+from django.db import connection
+
+from tests.processes import celery_worker, child_env, manage, postgres_url, server
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+
+
+@contextmanager
+def chromium_page():
+    """Opened inside the test and closed before fixtures tear down: sync Playwright
+    runs an event loop, and Django refuses database work while one runs."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(20_000)
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def embedded_stack(tmp_path):
+    env = child_env(NASWEB_SQLITE_PATH=str(tmp_path / "db.sqlite3"))
+    manage("migrate", "--noinput", "-v0", env=env)
+    manage("nas_demo", "--no-search", env=env)
+    with server(env, tmp_path / "server.log") as url:
+        yield url
+
+
+@pytest.fixture
+def production_stack(django_user_model, tmp_path):
+    from searches import services
+
+    user = django_user_model.objects.create_user("demo", password="nasweb-demo")
+    services.create_project(user, "Digits demo", services.builtin_dataset("digits"))
+    prefix = f"b{uuid.uuid4().hex[:8]}-"
+    env = child_env(DATABASE_URL=postgres_url(connection.settings_dict["NAME"]), REDIS_URL=os.environ["REDIS_URL"],
+                    NASWEB_QUEUE_PREFIX=prefix, NASWEB_CHANNEL_PREFIX=prefix)
+    with celery_worker(env, [f"{prefix}default", f"{prefix}cpu"], tmp_path / "worker.log"), \
+            server(env, tmp_path / "server.log") as url:
+        yield url
+
+
+@pytest.mark.parametrize("stack", [
+    "embedded_stack",
+    pytest.param("production_stack", marks=pytest.mark.django_db(transaction=True)),
+])
+def test_start_a_search_and_watch_it_live(request, stack):
+    base = request.getfixturevalue(stack)
+    with chromium_page() as page:
+        start_and_watch(page, base)
+
+
+def start_and_watch(page, base):
+    page.goto(base + "/")
+    page.fill("#id_username", "demo")
+    page.fill("#id_password", "nasweb-demo")
+    page.click("button[type=submit]")
+    page.click("text=Digits demo")
+    page.click("text=New search")
+
+    page.fill("#id_name", "browser search")
+    page.fill("#id_spec__chain_mlp__widths", "8, x")  # a typo first: the form must say what is wrong
+    page.click("#start-search")
+    assert "enter whole numbers separated by commas" in page.inner_text("#row-spec__chain_mlp__widths")
+    page.fill("#id_spec__chain_mlp__widths", "16, 32")
+    page.fill("#id_max_trials", "3")
+    page.fill("#id_epochs", "2")
+    page.click("#start-search")
+
+    page.wait_for_selector("#leaderboard")
+    page.evaluate("window.__loaded_once = true")  # gone if the page reloads
+    page.wait_for_selector("#live-status:has-text('live')")
+    page.wait_for_selector("#leaderboard tbody tr.trial-row", timeout=60_000)
+    page.wait_for_function("document.querySelectorAll('#leaderboard tbody tr.state-row-complete').length === 3",
+                           timeout=120_000)
+    page.wait_for_selector("#search-state:has-text('done')", timeout=30_000)
+    assert page.evaluate("window.__loaded_once") is True
+    assert "%" in page.inner_text("#best-value")
+    assert page.locator("#best-chart .scatterlayer .trace").count() == 2  # Plotly drew trials + best line
