@@ -23,10 +23,16 @@ class SignUpForm(UserCreationForm):
         fields = ("username",)
 
 
+def dataset_choices() -> list[tuple[str, str]]:
+    builtins = [(f"builtin:{k}", d.label) for k, d in BUILTIN_DATASETS.items()]
+    benchmarks = [(f"benchmark:{k}", b["label"]) for k, b in services.BENCHMARKS.items()]
+    return builtins + benchmarks
+
+
 class ProjectForm(forms.Form):
     name = forms.CharField(max_length=120)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    dataset = forms.ChoiceField(choices=[(k, d.label) for k, d in BUILTIN_DATASETS.items()])
+    dataset = forms.ChoiceField(choices=lambda: dataset_choices())
     members = forms.CharField(required=False, help_text="usernames, comma separated")
 
     def clean_members(self):

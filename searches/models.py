@@ -14,8 +14,8 @@ from .strategies.base import CANCELLED, COMPLETE, FAILED, PRUNED, QUEUED, RUNNIN
 
 
 class Dataset(models.Model):
-    BUILTIN, UPLOAD = "builtin", "upload"
-    SOURCES = [(BUILTIN, "Built in"), (UPLOAD, "Uploaded file")]
+    BUILTIN, UPLOAD, BENCHMARK = "builtin", "upload", "benchmark"
+    SOURCES = [(BUILTIN, "Built in"), (UPLOAD, "Uploaded file"), (BENCHMARK, "Benchmark table (no training)")]
     TASKS = [("classification", "Classification"), ("language_modelling", "Language modelling")]
 
     name = models.CharField(max_length=120)
@@ -34,7 +34,8 @@ class Dataset(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["builtin_key"], condition=Q(source="builtin"), name="one_row_per_builtin"),
+            models.UniqueConstraint(fields=["source", "builtin_key"], condition=~Q(source="upload"),
+                                    name="one_row_per_builtin"),
         ]
 
     def __str__(self):

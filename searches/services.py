@@ -46,6 +46,30 @@ def builtin_dataset(key: str) -> Dataset:
     return dataset
 
 
+#: Benchmark "datasets": trials are answered by looking the architecture up in a table.
+BENCHMARKS = {
+    "nb201_cifar10": {"label": "NAS-Bench-201 CIFAR-10 (table lookup, no training)", "space_kind": "nb201"},
+}
+
+
+def benchmark_dataset(key: str) -> Dataset:
+    if key not in BENCHMARKS:
+        raise ValidationError({"dataset": f"unknown benchmark {key!r}"})
+    dataset, _ = Dataset.objects.get_or_create(
+        source=Dataset.BENCHMARK, builtin_key=key,
+        defaults={"name": BENCHMARKS[key]["label"], "task": "classification"},
+    )
+    return dataset
+
+
+def dataset_by_choice(choice: str) -> Dataset:
+    """Form choices are 'builtin:digits' or 'benchmark:nb201_cifar10'."""
+    source, _, key = choice.partition(":")
+    if source == Dataset.BENCHMARK:
+        return benchmark_dataset(key)
+    return builtin_dataset(key)
+
+
 def create_project(owner, name: str, dataset: Dataset, description: str = "", members=()) -> Project:
     name = (name or "").strip()
     if not name:
@@ -75,6 +99,19 @@ def validate_space(kind: str, spec: dict):
         return build_space(kind, spec)
     except SpecError as exc:
         raise _spec_error(exc, "spec.") from exc
+
+
+def _check_space_fits_dataset(dataset: Dataset, space_kind: str) -> None:
+    if dataset.source == Dataset.BENCHMARK:
+        wanted = BENCHMARKS[dataset.builtin_key]["space_kind"]
+        if space_kind != wanted:
+            raise ValidationError({"space_kind": f"a {dataset.name} project answers only {wanted} architectures"})
+    elif project_task_unsupported(dataset.task, space_kind):
+        raise ValidationError({"space_kind": f"the {space_kind} space cannot build models for {dataset.task}"})
+
+
+def project_task_unsupported(task: str, space_kind: str) -> bool:
+    return task not in SPACES[space_kind].tasks
 
 
 def validate_training(training: dict) -> dict:
@@ -128,6 +165,7 @@ def start_search(project: Project, user, *, name: str, space_kind: str, space_sp
     if not name:
         raise ValidationError({"name": "a search needs a name"})
     space = validate_space(space_kind, space_spec or {})
+    _check_space_fits_dataset(project.dataset, space_kind)
     if strategy not in STRATEGIES:
         raise ValidationError({"strategy": f"unknown strategy {strategy!r}"})
     try:

@@ -38,7 +38,7 @@ def project_create(request):
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            project = services.create_project(request.user, d["name"], services.builtin_dataset(d["dataset"]),
+            project = services.create_project(request.user, d["name"], services.dataset_by_choice(d["dataset"]),
                                               d["description"], d["members"])
         except ValidationError as exc:
             form.add_error(None, exc)

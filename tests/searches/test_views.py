@@ -42,7 +42,7 @@ def test_signup_logs_the_new_user_in(client):
 
 def test_project_create_and_list(client, owner):
     client.force_login(owner)
-    response = client.post(reverse("searches:project_create"), {"name": "Mine", "dataset": "digits"})
+    response = client.post(reverse("searches:project_create"), {"name": "Mine", "dataset": "builtin:digits"})
     project = Project.objects.get(name="Mine")
     assert response["Location"] == reverse("searches:project_detail", args=[project.id])
     assert b"Mine" in client.get(reverse("searches:project_list")).content
@@ -51,7 +51,7 @@ def test_project_create_and_list(client, owner):
 def test_project_form_rejects_unknown_members(client, owner):
     client.force_login(owner)
     response = client.post(reverse("searches:project_create"),
-                           {"name": "X", "dataset": "digits", "members": "ghost"})
+                           {"name": "X", "dataset": "builtin:digits", "members": "ghost"})
     assert response.status_code == 200 and "no such user: ghost" in response.content.decode()
     assert not Project.objects.filter(name="X").exists()
 
@@ -161,3 +161,12 @@ def test_plotly_is_served_from_our_static_files(client):
     assert response.status_code == 200
     body = b"".join(response.streaming_content) if response.streaming else response.content
     assert b"plotly" in body[:2000].lower() and len(body) > 1_000_000
+
+
+def test_project_on_the_benchmark_table(client, owner):
+    client.force_login(owner)
+    client.post(reverse("searches:project_create"), {"name": "NB201", "dataset": "benchmark:nb201_cifar10"})
+    project = Project.objects.get(name="NB201")
+    assert project.dataset.source == "benchmark"
+    page = client.get(reverse("searches:project_create")).content.decode()
+    assert "NAS-Bench-201 CIFAR-10 (table lookup, no training)" in page
