@@ -1,10 +1,17 @@
 """Plotly figures built from plain data (lists of trial dicts), no Django.
 
-The search page draws these on load and the browser redraws them with the same
-rules as websocket updates arrive (static/js/search_live.js mirrors best_so_far).
+The search page draws these on load and refetches them (searches/<id>/data.json)
+when a websocket event says a trial changed, so the rules live here only.
 """
 
 from __future__ import annotations
+
+import numpy as np
+
+from .strategies.nsga2 import non_dominated_fronts
+
+METRIC_LABELS = {"val_accuracy": "validation accuracy", "test_accuracy": "test accuracy", "params": "parameters",
+                 "train_seconds": "training seconds"}
 
 
 def best_so_far(trials: list[dict], metric: str = "val_accuracy", direction: str = "max") -> tuple[list, list]:
@@ -57,5 +64,41 @@ def learning_curve_figure(epochs: dict[str, list[tuple[int, float]]]) -> dict:
             "yaxis": {"title": {"text": "accuracy"}},
             "yaxis2": {"title": {"text": "loss"}, "overlaying": "y", "side": "right"},
             "legend": {"orientation": "h"},
+        },
+    }
+
+
+def _value(trial: dict, metric: str):
+    return (trial.get("metrics") or {}).get(metric)
+
+
+def pareto_indices(points: list[tuple[float, float]], directions: tuple[str, str]) -> list[int]:
+    """Indices of the points no other point beats on both objectives."""
+    if not points:
+        return []
+    signs = np.array([1.0 if d == "max" else -1.0 for d in directions])
+    return sorted(non_dominated_fronts(np.array(points, dtype=float) * signs)[0])
+
+
+def pareto_figure(trials: list[dict], x_metric: str, x_direction: str,
+                  y_metric: str = "val_accuracy", y_direction: str = "max") -> dict:
+    done = [t for t in trials if t["state"] == "complete"
+            and _value(t, x_metric) is not None and _value(t, y_metric) is not None]
+    points = [(_value(t, x_metric), _value(t, y_metric)) for t in done]
+    front = sorted((points[i] + (done[i]["number"],) for i in pareto_indices(points, (x_direction, y_direction))))
+    return {
+        "data": [
+            {"type": "scatter", "mode": "markers", "name": "trial", "x": [p[0] for p in points],
+             "y": [p[1] for p in points], "text": [f"trial {t['number']}" for t in done],
+             "marker": {"color": "#9aa5b1", "size": 7}},
+            {"type": "scatter", "mode": "lines+markers", "name": "Pareto front", "line": {"shape": "hv"},
+             "x": [p[0] for p in front], "y": [p[1] for p in front], "text": [f"trial {p[2]}" for p in front],
+             "marker": {"color": "#d1242f", "size": 9}},
+        ],
+        "layout": {
+            "margin": {"l": 50, "r": 10, "t": 10, "b": 40}, "height": 320, "legend": {"orientation": "h"},
+            "xaxis": {"title": {"text": METRIC_LABELS.get(x_metric, x_metric)},
+                      "type": "log" if x_metric == "params" else "linear"},
+            "yaxis": {"title": {"text": METRIC_LABELS.get(y_metric, y_metric)}},
         },
     }

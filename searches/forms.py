@@ -84,6 +84,13 @@ class SearchForm(forms.Form):
     strategy_settings = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}),
         help_text='JSON, e.g. {"population": 20}; empty for the defaults')
+    second_objective = forms.ChoiceField(
+        required=False, label="Second objective",
+        choices=[("", "none: rank by validation accuracy only"), ("params", "fewest parameters"),
+                 ("train_seconds", "shortest training time")],
+        help_text="adds a Pareto front to the search page; NSGA-II optimises both")
+    max_params = forms.IntegerField(required=False, min_value=1, label="Constraint: at most this many parameters",
+                                    help_text="architectures over the limit are never trained")
     max_trials = forms.IntegerField(min_value=1, max_value=100_000, initial=10, required=False,
                                     label="Budget: trials")
     max_seconds = forms.IntegerField(min_value=1, required=False, label="Budget: seconds")
@@ -142,6 +149,16 @@ class SearchForm(forms.Form):
         d = self.cleaned_data
         return {k: d[k] for k in ("epochs", "batch_size", "lr", "optimizer")}
 
+    def objectives(self) -> list[dict]:
+        objectives = [{"metric": "val_accuracy", "direction": "max"}]
+        if self.cleaned_data.get("second_objective"):
+            objectives.append({"metric": self.cleaned_data["second_objective"], "direction": "min"})
+        return objectives
+
+    def constraints(self) -> list[dict]:
+        limit = self.cleaned_data.get("max_params")
+        return [{"metric": "params", "max": limit}] if limit else []
+
     def add_service_errors(self, error: ValidationError) -> None:
         """Map a service's 'spec.widths' style keys onto this form's fields."""
         kind = self.cleaned_data.get("space_kind")
@@ -154,6 +171,8 @@ class SearchForm(forms.Form):
             elif key.startswith("strategy_settings."):
                 messages = [f"{key[len('strategy_settings.'):]}: {m}" for m in messages]
                 field = "strategy_settings"
+            elif key == "constraints":
+                field = "max_params"
             elif key in self.fields:
                 field = key
             for message in messages:

@@ -58,7 +58,7 @@ def run_trial(trial_id: int, worker: str) -> None:
 
 
 @functools.lru_cache(maxsize=2)
-def _benchmark_evaluator(key: str):
+def benchmark_evaluator(key: str):
     from .benchmarks.nb201 import BenchmarkEvaluator, Nb201Table
 
     return BenchmarkEvaluator(Nb201Table.load())
@@ -67,7 +67,7 @@ def _benchmark_evaluator(key: str):
 def _answer_from_benchmark(trial) -> None:
     """Benchmark mode: the table's 200-epoch result, recorded as one epoch."""
     try:
-        metrics = _benchmark_evaluator(trial.search.project.dataset.builtin_key).evaluate(trial.arch)
+        metrics = benchmark_evaluator(trial.search.project.dataset.builtin_key).evaluate(trial.arch)
     except Exception as exc:
         services.fail_trial(trial.id, f"{type(exc).__name__}: {exc}")
         return

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import dispatch, events
+from .constraints import ConstraintError, build_checks, params_counter, validate_constraints
 from .models import Dataset, Project, Search, SearchSpace, Trial, TrialMetric
 from .spaces.base import SpecError
 from .spaces.registry import SPACES, build_space
@@ -151,13 +152,36 @@ def validate_objectives(objectives: list | None) -> list[dict]:
 def build_search_strategy(search: Search, space=None):
     space = space or search.space.build()
     primary = search.objectives[0] if search.objectives else {"metric": "val_accuracy", "direction": "max"}
-    return build_strategy(search.strategy, space, search.strategy_settings, search.seed,
-                          Objective(primary["metric"], primary["direction"]))
+    checks = build_checks(search.constraints, {"params": _params_counter(search, space)}) if search.constraints else []
+    return build_strategy(search.strategy, space, strategy_settings_for(search.strategy, search.strategy_settings,
+                                                                       search.objectives),
+                          search.seed, Objective(primary["metric"], primary["direction"]), checks)
+
+
+def strategy_settings_for(strategy: str, settings: dict, objectives: list[dict]) -> dict:
+    """Multi-objective strategies optimise the search's objectives unless their settings say otherwise."""
+    if strategy == "nsga2" and "objectives" not in settings and len(objectives) >= 2:
+        return {**settings, "objectives": objectives}
+    return settings
+
+
+def _params_counter(search: Search, space):
+    dataset = search.project.dataset
+    if dataset.source == Dataset.BENCHMARK:
+        from .runner import benchmark_evaluator
+
+        evaluator = benchmark_evaluator(dataset.builtin_key)
+        return lambda arch: evaluator.evaluate(arch).get("params", 0)
+    from .runner import load_project_data
+
+    data = load_project_data(dataset, search.seed)
+    return params_counter(space, data.input_shape, data.num_classes, data.task, getattr(data, "vocab_size", 0))
 
 
 # --- starting and steering searches ------------------------------------------------------
 def start_search(project: Project, user, *, name: str, space_kind: str, space_spec: dict | None,
                  strategy: str, strategy_settings: dict | None = None, objectives: list | None = None,
+                 constraints: list | None = None,
                  training: dict | None = None, max_trials: int | None = 10, max_seconds: int | None = None,
                  parallelism: int = 1, seed: int = 0, device: str = "cpu") -> Search:
     """Validate everything first, then create space + search in one transaction."""
@@ -169,7 +193,12 @@ def start_search(project: Project, user, *, name: str, space_kind: str, space_sp
     if strategy not in STRATEGIES:
         raise ValidationError({"strategy": f"unknown strategy {strategy!r}"})
     try:
-        build_strategy(strategy, space, strategy_settings or {}, seed)
+        constraints = validate_constraints(constraints or [])
+    except ConstraintError as exc:
+        raise ValidationError({"constraints": str(exc)}) from exc
+    objectives = validate_objectives(objectives)
+    try:
+        build_strategy(strategy, space, strategy_settings_for(strategy, strategy_settings or {}, objectives), seed)
     except SpecError as exc:
         raise _spec_error(exc, "strategy_settings.") from exc
     if not max_trials and not max_seconds:
@@ -183,7 +212,7 @@ def start_search(project: Project, user, *, name: str, space_kind: str, space_sp
                                                spec=space.spec)
         search = Search.objects.create(
             project=project, space=space_row, name=name, strategy=strategy,
-            strategy_settings=strategy_settings or {}, objectives=validate_objectives(objectives),
+            strategy_settings=strategy_settings or {}, objectives=objectives, constraints=constraints,
             training=validate_training(training or {}), max_trials=max_trials or None,
             max_seconds=max_seconds or None, parallelism=parallelism, seed=seed, device=device,
             created_by=user,

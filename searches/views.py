@@ -75,6 +75,7 @@ def _start_from_form(project, user, form: SearchForm):
         return services.start_search(
             project, user, name=d["name"], space_kind=d["space_kind"], space_spec=spec,
             strategy=d["strategy"], strategy_settings=d["strategy_settings"], training=form.training(),
+            objectives=form.objectives(), constraints=form.constraints(),
             max_trials=d["max_trials"], max_seconds=d["max_seconds"], parallelism=d["parallelism"],
             seed=d["seed"], device=d["device"])
     except ValidationError as exc:
@@ -84,12 +85,18 @@ def _start_from_form(project, user, form: SearchForm):
 
 def search_state(search) -> dict:
     trials = [trial_payload(t) for t in search.trials.all()]
-    primary = search.objectives[0] if search.objectives else {"metric": "val_accuracy", "direction": "max"}
+    objectives = search.objectives or [{"metric": "val_accuracy", "direction": "max"}]
+    primary = objectives[0]
+    second = objectives[1] if len(objectives) > 1 else {"metric": "params", "direction": "min"}
     return {
         "search": search_payload(search),
         "objective": primary,
         "trials": trials,
-        "chart": charts.best_so_far_figure(trials, primary["metric"], primary["direction"]),
+        "charts": {
+            "best": charts.best_so_far_figure(trials, primary["metric"], primary["direction"]),
+            "pareto": charts.pareto_figure(trials, second["metric"], second["direction"],
+                                           primary["metric"], primary["direction"]),
+        },
         "socket": f"/ws/searches/{search.id}/",
     }
 

@@ -1,14 +1,18 @@
-// Live search page: a leaderboard and a best-so-far chart fed by the websocket.
-// Rows are keyed by trial id; every "trial" event replaces a row's data, every
-// "metric" event updates its epoch column. On reconnect the page refetches the
-// full state, so nothing is missed while the socket was down.
+// Live search page: a leaderboard and charts fed by the websocket.
+// Rows are keyed by trial id; a "trial" event replaces a row's data and a
+// "metric" event updates its epoch column at once. The charts are built on the
+// server (searches/charts.py): after trial events the page refetches data.json
+// (debounced), and on every (re)connect too, so nothing is missed while the
+// socket was down.
 (function () {
   const initial = JSON.parse(document.getElementById("search-state-data").textContent);
   const objective = initial.objective;
+  const dataUrl = location.pathname + "data.json";
   const trials = new Map();
   const tbody = document.querySelector("#leaderboard tbody");
   const pct = (v) => (v === null || v === undefined ? "–" : (100 * v).toFixed(2) + "%");
-  let chartDrawn = false;
+  const drawn = new Set();
+  let refreshTimer = null;
 
   function metricValue(t) {
     const m = t.metrics || {};
@@ -17,31 +21,26 @@
 
   function better(a, b) { return objective.direction === "max" ? a > b : a < b; }
 
-  // Mirrors searches/charts.py best_so_far().
-  function bestSoFar(list) {
-    const xs = [], ys = [];
-    let best = null;
-    list.slice().sort((a, b) => a.number - b.number).forEach(function (t) {
-      const v = metricValue(t);
-      if (t.state !== "complete" || v === null) return;
-      if (best === null || better(v, best)) best = v;
-      xs.push(t.number); ys.push(best);
+  function drawCharts(charts) {
+    if (!window.Plotly) return;
+    Object.entries(charts).forEach(function ([name, fig]) {
+      const el = name + "-chart";
+      if (!document.getElementById(el)) return;
+      (drawn.has(el) ? Plotly.react : Plotly.newPlot)(el, fig.data, fig.layout, {displaylogo: false, responsive: true});
+      drawn.add(el);
     });
-    return [xs, ys];
+    const best = charts.best.data[1].y;
+    const shown = objective.metric.indexOf("accuracy") >= 0 ? pct : (v) => v.toLocaleString();
+    document.getElementById("best-value").textContent = best.length ? shown(best[best.length - 1]) : "–";
   }
 
-  function drawChart() {
-    const list = Array.from(trials.values());
-    const done = list.filter((t) => t.state === "complete" && metricValue(t) !== null);
-    const [xs, ys] = bestSoFar(list);
-    const fig = initial.chart;
-    fig.data[0].x = done.map((t) => t.number); fig.data[0].y = done.map(metricValue);
-    fig.data[1].x = xs; fig.data[1].y = ys;
-    if (window.Plotly) {
-      (chartDrawn ? Plotly.react : Plotly.newPlot)("best-chart", fig.data, fig.layout, {displaylogo: false, responsive: true});
-      chartDrawn = true;
-    }
-    document.getElementById("best-value").textContent = ys.length ? pct(ys[ys.length - 1]) : "–";
+  function refreshSoon() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(refresh, 300);
+  }
+
+  function refresh() {
+    return fetch(dataUrl, {credentials: "same-origin"}).then((r) => r.json()).then(loadState).catch(() => {});
   }
 
   function cell(text, cls) {
@@ -88,7 +87,6 @@
     document.getElementById("trial-count").textContent = list.length;
   }
 
-  function redraw() { drawTable(); drawChart(); }
 
   function setSearch(s) {
     const el = document.getElementById("search-state");
@@ -103,13 +101,15 @@
     trials.clear();
     state.trials.forEach((t) => trials.set(t.id, t));
     setSearch(state.search);
-    redraw();
+    drawTable();
+    drawCharts(state.charts);
   }
 
   function onMessage(msg) {
     if (msg.type === "trial") {
       trials.set(msg.trial.id, msg.trial);
-      redraw();
+      drawTable();
+      refreshSoon();
     } else if (msg.type === "metric") {
       const t = trials.get(msg.trial_id);
       if (t) {
@@ -134,8 +134,7 @@
     ws.onopen = function () {
       retry = 500;
       status("live", true);
-      fetch(location.pathname + "data.json", {credentials: "same-origin"})
-        .then((r) => r.json()).then(loadState).catch(() => {});
+      refresh();
     };
     ws.onmessage = (e) => onMessage(JSON.parse(e.data));
     ws.onclose = function () {

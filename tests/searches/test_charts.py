@@ -21,3 +21,17 @@ def test_best_so_far_for_a_minimised_metric():
 def test_figure_has_trials_and_the_best_line():
     fig = charts.best_so_far_figure([trial(1, "complete", 0.5), trial(2, "complete", 0.9)])
     assert fig["data"][0]["y"] == [0.5, 0.9] and fig["data"][1]["y"] == [0.5, 0.9]
+
+
+def test_pareto_front_keeps_the_non_dominated_points():
+    points = [(100, 0.9), (50, 0.8), (200, 0.85), (50, 0.7), (10, 0.5)]
+    assert charts.pareto_indices(points, ("min", "max")) == [0, 1, 4]
+
+
+def test_pareto_figure_from_trials():
+    trials = [{"number": n, "state": s, "metrics": m} for n, s, m in [
+        (1, "complete", {"val_accuracy": 0.9, "params": 100}), (2, "complete", {"val_accuracy": 0.8, "params": 50}),
+        (3, "complete", {"val_accuracy": 0.7, "params": 80}), (4, "failed", {})]]
+    fig = charts.pareto_figure(trials, "params", "min")
+    assert fig["data"][0]["x"] == [100, 50, 80]
+    assert (fig["data"][1]["x"], fig["data"][1]["y"]) == ([50, 100], [0.8, 0.9])

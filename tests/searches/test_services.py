@@ -184,3 +184,27 @@ def test_events_are_sent_after_commit(start_search, django_capture_on_commit_cal
     for callback in callbacks:
         callback()
     assert sent.count("trial.update") == 1 and "search.update" in sent
+
+
+def test_parameter_constraint_is_applied_before_training(start_search, monkeypatch):
+    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    search = start_search(max_trials=6, parallelism=6, constraints=[{"metric": "params", "max": 6000}])
+    services.advance_search(search.id)
+    space = search.space.build()
+    counts = [sum(p.numel() for p in space.to_torch(t.arch, (1, 8, 8), 10).parameters())
+              for t in search.trials.all()]
+    assert len(counts) == 6 and max(counts) <= 6000
+
+
+@pytest.mark.parametrize("bad", [[{"metric": "flops", "max": 5}], [{"metric": "params", "max": -1}], "x"])
+def test_bad_constraints_are_refused(start_search, bad):
+    with pytest.raises(ValidationError) as exc:
+        start_search(constraints=bad)
+    assert "constraints" in exc.value.message_dict and not Search.objects.exists()
+
+
+def test_nsga2_optimises_the_search_objectives(start_search):
+    objectives = [{"metric": "val_accuracy", "direction": "max"}, {"metric": "train_seconds", "direction": "min"}]
+    search = start_search(strategy="nsga2", objectives=objectives)
+    strategy = services.build_search_strategy(search)
+    assert strategy.settings["objectives"] == objectives

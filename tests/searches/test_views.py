@@ -141,7 +141,7 @@ def test_search_data_lists_trials_and_the_chart(client, search, owner):
     client.force_login(owner)
     data = client.get(reverse("searches:search_data", args=[search.id])).json()
     assert [t["val_accuracy"] for t in data["trials"]] == [0.75]
-    assert data["chart"]["data"][1]["y"] == [0.75]
+    assert data["charts"]["best"]["data"][1]["y"] == [0.75]
     assert data["socket"] == f"/ws/searches/{search.id}/"
 
 

@@ -1,0 +1,50 @@
+"""Hard constraints checked before a trial is trained (no Django).
+
+A constraint spec is {"metric": "params", "max": 50000}. The check builds the
+model (cheap, no training) to count its parameters; benchmark projects read the
+count from the table instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .spaces.base import SearchSpace
+
+CONSTRAINT_METRICS = {"params": "parameters"}
+
+
+class ConstraintError(ValueError):
+    pass
+
+
+def validate_constraints(specs) -> list[dict]:
+    if not isinstance(specs, list):
+        raise ConstraintError("constraints must be a list of {metric, max}")
+    clean = []
+    for spec in specs:
+        metric = spec.get("metric") if isinstance(spec, dict) else None
+        if metric not in CONSTRAINT_METRICS:
+            raise ConstraintError(f"unknown constraint metric {metric!r}; use one of {sorted(CONSTRAINT_METRICS)}")
+        limit = spec.get("max")
+        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0:
+            raise ConstraintError(f"the {metric} limit must be a positive number, got {limit!r}")
+        clean.append({"metric": metric, "max": limit})
+    return clean
+
+
+def params_counter(space: SearchSpace, input_shape: tuple, num_classes: int, task: str = "classification",
+                   vocab_size: int = 0) -> Callable[[dict], int]:
+    def count(arch: dict) -> int:
+        model = space.to_torch(arch, input_shape, num_classes, task=task, vocab_size=vocab_size)
+        return sum(p.numel() for p in model.parameters())
+    return count
+
+
+def build_checks(specs: list[dict], counters: dict[str, Callable[[dict], float]]) -> list[Callable[[dict], bool]]:
+    """One callable per constraint: True when the architecture may be trained."""
+    checks = []
+    for spec in specs:
+        counter, limit = counters[spec["metric"]], spec["max"]
+        checks.append(lambda arch, counter=counter, limit=limit: counter(arch) <= limit)
+    return checks
