@@ -85,7 +85,7 @@ def pareto_figure(trials: list[dict], x_metric: str, x_direction: str,
     done = [t for t in trials if t["state"] == "complete"
             and _value(t, x_metric) is not None and _value(t, y_metric) is not None]
     points = [(_value(t, x_metric), _value(t, y_metric)) for t in done]
-    front = sorted((points[i] + (done[i]["number"],) for i in pareto_indices(points, (x_direction, y_direction))))
+    front = sorted(points[i] + (done[i]["number"],) for i in pareto_indices(points, (x_direction, y_direction)))
     return {
         "data": [
             {"type": "scatter", "mode": "markers", "name": "trial", "x": [p[0] for p in points],

@@ -90,5 +90,6 @@ def start_and_watch(page, base):
                            timeout=120_000)
     page.wait_for_selector("#search-state:has-text('done')", timeout=30_000)
     assert page.evaluate("window.__loaded_once") is True
-    assert "%" in page.inner_text("#best-value")
+    page.wait_for_function("document.getElementById('best-value').textContent.includes('%')")
     assert page.locator("#best-chart .scatterlayer .trace").count() == 2  # Plotly drew trials + best line
+    assert page.locator("#pareto-chart .scatterlayer .trace").count() == 2  # trials + Pareto front
