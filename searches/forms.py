@@ -15,6 +15,7 @@ from .models import Search
 from .spaces.registry import SPACES
 from .strategies.registry import STRATEGIES
 from .training.datasets import BUILTIN_DATASETS
+from .training.uploads import UPLOAD_FORMATS
 
 
 class SignUpForm(UserCreationForm):
@@ -26,14 +27,37 @@ class SignUpForm(UserCreationForm):
 def dataset_choices() -> list[tuple[str, str]]:
     builtins = [(f"builtin:{k}", d.label) for k, d in BUILTIN_DATASETS.items()]
     benchmarks = [(f"benchmark:{k}", b["label"]) for k, b in services.BENCHMARKS.items()]
-    return builtins + benchmarks
+    return builtins + benchmarks + [("upload", "Upload a file…")]
 
 
 class ProjectForm(forms.Form):
     name = forms.CharField(max_length=120)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     dataset = forms.ChoiceField(choices=lambda: dataset_choices())
+    upload_file = forms.FileField(required=False, label="File")
+    upload_format = forms.ChoiceField(required=False, label="Format",
+                                      choices=[(k, f.label) for k, f in UPLOAD_FORMATS.items()])
+    label_column = forms.CharField(required=False, help_text="CSV: the name of the column that holds the labels")
+    seq_len = forms.IntegerField(required=False, min_value=2, max_value=4096, label="Sequence length",
+                                 help_text="text: characters per training sequence (default 64)")
     members = forms.CharField(required=False, help_text="usernames, comma separated")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("dataset") == "upload":
+            if not data.get("upload_file"):
+                self.add_error("upload_file", "choose a file to upload")
+            if data.get("upload_format") == "csv" and not data.get("label_column"):
+                self.add_error("label_column", "name the label column of the CSV file")
+        return data
+
+    def upload_options(self) -> dict:
+        fmt = self.cleaned_data.get("upload_format")
+        if fmt == "csv":
+            return {"label_column": self.cleaned_data["label_column"]}
+        if fmt == "text" and self.cleaned_data.get("seq_len"):
+            return {"seq_len": self.cleaned_data["seq_len"]}
+        return {}
 
     def clean_members(self):
         names = [n.strip() for n in self.cleaned_data["members"].split(",") if n.strip()]

@@ -7,6 +7,7 @@ engine code, so it is tested directly.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import traceback
 
@@ -26,12 +27,18 @@ def _builtin_data(key: str, seed: int) -> DataSplits:
     return load_builtin(key, seed)
 
 
+@functools.lru_cache(maxsize=4)
+def _upload_data(dataset_id: int, path: str, fmt: str, options_json: str, seed: int) -> DataSplits:
+    from .training.uploads import load_upload
+
+    return load_upload(path, fmt, seed, settings.NASWEB_MAX_UPLOAD_BYTES, **json.loads(options_json))
+
+
 def load_project_data(dataset, seed: int) -> DataSplits:
     if dataset.source == dataset.BUILTIN:
         return _builtin_data(dataset.builtin_key, seed)
-    from .training.uploads import load_upload
-
-    return load_upload(dataset.file.path, dataset.file_format, seed, **dataset.options)
+    return _upload_data(dataset.id, dataset.file.path, dataset.file_format,
+                        json.dumps(dataset.options, sort_keys=True), seed)
 
 
 def run_trial(trial_id: int, worker: str) -> None:
@@ -83,7 +90,7 @@ def _train_trial(trial, device: str):
         data = data.fraction(training["data_fraction"], search.seed)
     space = search.space.build()
     model = space.to_torch(trial.arch, data.input_shape, data.num_classes, task=data.task,
-                           vocab_size=getattr(data, "vocab_size", 0))
+                           vocab_size=data.vocab_size)
     config = TrainConfig.from_dict({
         **training, "seed": search.seed * 100_003 + trial.number, "device": device,
         "threads": settings.NASWEB_TORCH_THREADS,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -71,16 +73,72 @@ def dataset_by_choice(choice: str) -> Dataset:
     return builtin_dataset(key)
 
 
-def create_project(owner, name: str, dataset: Dataset, description: str = "", members=()) -> Project:
+def upload_dataset(owner, uploaded_file, fmt: str, options: dict) -> Dataset:
+    """Check an uploaded file fully before anything is stored; a bad file stores nothing."""
+    from .training.datasets import DatasetError
+    from .training.uploads import UPLOAD_FORMATS, inspect_upload
+
+    if fmt not in UPLOAD_FORMATS:
+        raise ValidationError({"upload_format": f"unknown format {fmt!r}"})
+    limit = settings.NASWEB_MAX_UPLOAD_BYTES
+    if uploaded_file.size == 0:
+        raise ValidationError({"upload_file": "the file is empty"})
+    if uploaded_file.size > limit:
+        raise ValidationError({"upload_file": f"the file is {uploaded_file.size / 2**20:.1f} MiB; "
+                                              f"the limit is {limit / 2**20:.0f} MiB"})
+    options = {k: v for k, v in options.items() if v not in (None, "")}
+    with tempfile.NamedTemporaryFile(suffix=Path(uploaded_file.name).suffix) as tmp:
+        for chunk in uploaded_file.chunks():
+            tmp.write(chunk)
+        tmp.flush()
+        try:
+            info = inspect_upload(tmp.name, fmt, limit, **options)
+        except DatasetError as exc:
+            raise ValidationError({"upload_file": f"{uploaded_file.name}: {exc}"}) from exc
+    uploaded_file.seek(0)
+    dataset = Dataset(name=Path(uploaded_file.name).name[:120], source=Dataset.UPLOAD, file_format=fmt,
+                      options=options, task=info["task"], info=_jsonable(info), owner=owner)
+    dataset.file.save(Path(uploaded_file.name).name, uploaded_file, save=False)
+    dataset.save()
+    return dataset
+
+
+def _jsonable(info: dict) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in info.items()}
+
+
+def check_project_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "a project needs a name"})
+    return name
+
+
+def create_project(owner, name: str, dataset: Dataset, description: str = "", members=()) -> Project:
+    name = check_project_name(name)
     with transaction.atomic():
         project = Project.objects.create(
             owner=owner, name=name, description=description, dataset=dataset, task=dataset.task,
         )
         project.members.add(*[m for m in members if m.id != owner.id])
     return project
+
+
+def create_project_with_data(owner, name: str, description: str, members, dataset_choice: str,
+                             upload=None, upload_format: str = "", upload_options: dict | None = None) -> Project:
+    """Create a project on a built-in, benchmark or uploaded dataset, all or nothing."""
+    check_project_name(name)
+    if dataset_choice != "upload":
+        return create_project(owner, name, dataset_by_choice(dataset_choice), description, members)
+    if upload is None:
+        raise ValidationError({"upload_file": "choose a file to upload"})
+    with transaction.atomic():
+        dataset = upload_dataset(owner, upload, upload_format, upload_options or {})
+        try:
+            return create_project(owner, name, dataset, description, members)
+        except Exception:
+            dataset.file.delete(save=False)  # the row rolls back; do not leave the file behind
+            raise
 
 
 def add_member(project: Project, user) -> None:
@@ -107,12 +165,32 @@ def _check_space_fits_dataset(dataset: Dataset, space_kind: str) -> None:
         wanted = BENCHMARKS[dataset.builtin_key]["space_kind"]
         if space_kind != wanted:
             raise ValidationError({"space_kind": f"a {dataset.name} project answers only {wanted} architectures"})
-    elif project_task_unsupported(dataset.task, space_kind):
-        raise ValidationError({"space_kind": f"the {space_kind} space cannot build models for {dataset.task}"})
+    elif dataset.task not in SPACES[space_kind].tasks:
+        raise ValidationError({"space_kind": f"the {SPACES[space_kind].label} space cannot build models for "
+                                             f"{dataset.get_task_display().lower()}"})
 
 
-def project_task_unsupported(task: str, space_kind: str) -> bool:
-    return task not in SPACES[space_kind].tasks
+def _check_space_builds_for_data(space, dataset: Dataset, seed: int) -> None:
+    """Build and run one sampled model on two samples, so a space that cannot take this
+    data (say, a CNN on token sequences) is refused now rather than failing every trial."""
+    if dataset.source == Dataset.BENCHMARK:
+        return
+    import random
+
+    import torch
+
+    from .runner import load_project_data
+
+    data = load_project_data(dataset, seed)
+    try:
+        model = space.to_torch(space.sample(random.Random(seed)), data.input_shape, data.num_classes,
+                               task=data.task, vocab_size=data.vocab_size)
+        model.eval()
+        with torch.no_grad():
+            model(data.x_train[:2])
+    except Exception as exc:
+        raise ValidationError({"space_kind": f"the {space.label} space cannot build a model for "
+                                             f"{dataset.name}: {exc}"}) from exc
 
 
 def validate_training(training: dict) -> dict:
@@ -175,7 +253,7 @@ def _params_counter(search: Search, space):
     from .runner import load_project_data
 
     data = load_project_data(dataset, search.seed)
-    return params_counter(space, data.input_shape, data.num_classes, data.task, getattr(data, "vocab_size", 0))
+    return params_counter(space, data.input_shape, data.num_classes, data.task, data.vocab_size)
 
 
 # --- starting and steering searches ------------------------------------------------------
@@ -190,6 +268,7 @@ def start_search(project: Project, user, *, name: str, space_kind: str, space_sp
         raise ValidationError({"name": "a search needs a name"})
     space = validate_space(space_kind, space_spec or {})
     _check_space_fits_dataset(project.dataset, space_kind)
+    _check_space_builds_for_data(space, project.dataset, seed)
     if strategy not in STRATEGIES:
         raise ValidationError({"strategy": f"unknown strategy {strategy!r}"})
     try:

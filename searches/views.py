@@ -34,14 +34,17 @@ def project_list(request):
 
 @login_required
 def project_create(request):
-    form = ProjectForm(request.POST or None)
+    form = ProjectForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            project = services.create_project(request.user, d["name"], services.dataset_by_choice(d["dataset"]),
-                                              d["description"], d["members"])
+            project = services.create_project_with_data(
+                request.user, d["name"], d["description"], d["members"], d["dataset"],
+                upload=d.get("upload_file"), upload_format=d.get("upload_format"), upload_options=form.upload_options())
         except ValidationError as exc:
-            form.add_error(None, exc)
+            for field, messages in exc.message_dict.items():
+                for message in messages:
+                    form.add_error(field if field in form.fields else None, message)
         else:
             return redirect("searches:project_detail", project.id)
     return render(request, "searches/project_form.html", {"form": form})
