@@ -1,0 +1,178 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from searches.estimators.zero_cost import PROXIES, ProxyError, compute_proxy, random_batch
+from searches.spaces.chain_mlp import ChainMLPSpace
+from searches.spaces.nb201 import NB201Space, string_to_arch
+from searches.spaces.transformer import TransformerSpace
+
+torch.set_num_threads(1)
+
+CELL = string_to_arch("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|")
+TRANSFORMER_ARCH = {"depth": 2, "embed_dim": 16, "heads_1": 2, "mlp_ratio_1": 2.0, "heads_2": 4, "mlp_ratio_2": 1.0}
+CNN_PROXIES = sorted(set(PROXIES) - {"decoder_params"})
+
+
+def mlp(width, norm="batch", seed=0, depth=2):
+    torch.manual_seed(seed)
+    arch = {"depth": depth, **{f"width_{i}": width for i in range(1, depth + 1)},
+            "activation": "relu", "dropout": 0.0, "norm": norm}
+    return ChainMLPSpace({"widths": [8, 16, 32, 64], "max_depth": 3}).to_torch(arch, (12,), 4)
+
+
+def nb201(channels=4, seed=0):
+    torch.manual_seed(seed)
+    return NB201Space({"C": channels, "N": 1}).to_torch(CELL, (3, 8, 8), 10)
+
+
+@pytest.mark.parametrize("name", CNN_PROXIES)
+@pytest.mark.parametrize("builder, input_shape, classes", [(nb201, (3, 8, 8), 10), (mlp, (12,), 4)],
+                         ids=["nb201", "mlp"])
+def test_each_proxy_returns_a_finite_float(name, builder, input_shape, classes):
+    model = builder(8)
+    x, y = random_batch(input_shape, classes, batch=16, seed=1)
+    score = compute_proxy(name, model, x, y)
+    assert isinstance(score, float) and math.isfinite(score)
+
+
+@pytest.mark.parametrize("name", sorted(PROXIES))
+def test_each_proxy_scores_a_transformer_or_says_why_not(name):
+    torch.manual_seed(0)
+    model = TransformerSpace().to_torch(TRANSFORMER_ARCH, (10,), 3, vocab_size=7)
+    x, y = random_batch((10,), 3, batch=8, seed=0, vocab_size=7)
+    if name == "jacob_cov":
+        with pytest.raises(ProxyError, match="token ids"):
+            compute_proxy(name, model, x, y)
+    else:
+        assert math.isfinite(compute_proxy(name, model, x, y))
+
+
+def test_proxies_leave_the_model_and_the_random_state_alone():
+    model = nb201()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x, y = random_batch((3, 8, 8), 10, batch=8)
+    rng_before = torch.get_rng_state()
+    for name in CNN_PROXIES:
+        compute_proxy(name, model, x, y)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # BN statistics included
+    assert all(p.grad is None for p in model.parameters())
+    assert next(model.parameters()).dtype == torch.float32  # synflow works in double on a copy
+    assert torch.equal(torch.get_rng_state(), rng_before)
+
+
+def test_proxies_repeat_exactly():
+    model = mlp(16, seed=2)
+    x, y = random_batch((12,), 4, batch=16)
+    for name in CNN_PROXIES:
+        assert compute_proxy(name, model, x, y) == compute_proxy(name, model, x, y)
+
+
+@pytest.mark.parametrize("narrow, wide, input_shape", [(mlp(8), mlp(64), (12,)), (nb201(2), nb201(8), (3, 8, 8))],
+                         ids=["mlp", "nb201"])
+def test_synflow_ranks_a_wider_network_above_a_narrower_one(narrow, wide, input_shape):
+    x, y = random_batch(input_shape, 4, batch=4)
+    assert compute_proxy("synflow", wide, x, y) > compute_proxy("synflow", narrow, x, y)
+
+
+def test_synflow_ignores_batch_norm_as_in_abdelfattah_et_al():
+    # Same seed, same linear weights; batch norm (weight 1, bias 0) is removed for synflow.
+    x, y = random_batch((12,), 4, batch=4)
+    with_bn, without_bn = mlp(16, norm="batch"), mlp(16, norm="none")
+    assert compute_proxy("synflow", with_bn, x, y) == pytest.approx(compute_proxy("synflow", without_bn, x, y))
+
+
+def test_synflow_by_hand_on_a_two_layer_linear_network():
+    model = nn.Sequential(nn.Linear(2, 2, bias=False), nn.Linear(2, 1, bias=False))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[1.0, -2.0], [3.0, 0.5]]))
+        model[1].weight.copy_(torch.tensor([[-1.0, 2.0]]))
+    # R = |w2| |W1| 1 ; each weight contributes |w * dR/dw| = its share of R, so the sum is 2R.
+    r = np.abs([[-1.0, 2.0]]) @ np.abs([[1.0, -2.0], [3.0, 0.5]]) @ np.ones(2)
+    assert compute_proxy("synflow", model, torch.zeros(3, 2), torch.zeros(3, dtype=torch.long)) == pytest.approx(
+        2 * float(r[0]))
+
+
+def test_naswot_matches_the_binary_code_kernel_by_hand():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 2))
+    x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+    codes = (model[0](x) > 0).double().detach().numpy()
+    kernel = codes @ codes.T + (1 - codes) @ (1 - codes).T
+    sign, expected = np.linalg.slogdet(kernel)
+    assert sign > 0
+    assert compute_proxy("naswot", model, x, torch.zeros(5, dtype=torch.long)) == pytest.approx(expected)
+
+
+def test_naswot_prefers_networks_that_tell_inputs_apart():
+    x, y = random_batch((12,), 4, batch=16)
+    identical = x[:1].repeat(16, 1)
+    model = mlp(32, norm="none")
+    assert compute_proxy("naswot", model, identical, y) == -math.inf  # every pair looks the same
+    assert compute_proxy("naswot", mlp(64, norm="none"), x, y) > compute_proxy("naswot", mlp(8, norm="none"), x, y)
+
+
+def test_naswot_needs_relu_like_activations():
+    with pytest.raises(ProxyError, match="NASWOT needs activation modules"):
+        compute_proxy("naswot", nn.Linear(3, 2), torch.randn(4, 3), torch.zeros(4, dtype=torch.long))
+
+
+def test_jacob_cov_ranks_a_network_that_ignores_its_input_last():
+    x, y = random_batch((12,), 4, batch=16)
+    constant = nn.Sequential(nn.Linear(12, 4), nn.ReLU(), nn.Linear(4, 4))
+    with torch.no_grad():
+        constant[0].weight.zero_()
+    assert compute_proxy("jacob_cov", constant, x, y) < compute_proxy("jacob_cov", mlp(16), x, y)
+
+
+def test_flops_counts_multiply_accumulates_per_sample():
+    x = torch.randn(7, 3, 8, 8)
+    conv = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Flatten(), nn.Linear(4 * 8 * 8, 5))
+    expected = 8 * 8 * 4 * (3 * 3 * 3) + 4 * 8 * 8 * 5
+    assert compute_proxy("flops", conv, x, None) == expected
+
+
+def test_flops_counts_attention():
+    attention = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    class SelfAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = attention
+
+        def forward(self, x):
+            return self.attn(x, x, x, need_weights=False)[0]
+
+    length, dim = 5, 8
+    projections = 4 * length * dim * dim  # q, k, v and output
+    mixing = 2 * length * length * dim  # scores and the weighted sum
+    assert compute_proxy("flops", SelfAttention(), torch.randn(3, length, dim), None) == projections + mixing
+
+
+def test_params_and_decoder_params():
+    torch.manual_seed(0)
+    space = TransformerSpace()
+    model = space.to_torch(TRANSFORMER_ARCH, (10,), 3, task="language_modelling", vocab_size=7)
+    x, y = random_batch((10,), 3, batch=4, vocab_size=7, task="language_modelling")
+    assert compute_proxy("params", model, x, y) == sum(p.numel() for p in model.parameters())
+    decoder = compute_proxy("decoder_params", model, x, y)
+    assert decoder == space.decoder_params(TRANSFORMER_ARCH)
+    assert decoder < compute_proxy("params", model, x, y)  # embeddings and head excluded
+    with pytest.raises(ProxyError, match="applies to transformers"):
+        compute_proxy("decoder_params", mlp(8), *random_batch((12,), 4, batch=4))
+
+
+def test_unknown_proxy():
+    with pytest.raises(ProxyError, match="unknown proxy 'magic'"):
+        compute_proxy("magic", mlp(8), torch.zeros(2, 12), torch.zeros(2, dtype=torch.long))
+
+
+def test_random_batch_shapes():
+    x, y = random_batch((3, 8, 8), 10, batch=5, seed=3)
+    assert x.shape == (5, 3, 8, 8) and y.shape == (5,) and int(y.max()) < 10
+    tokens, targets = random_batch((6,), 0, batch=2, vocab_size=4, task="language_modelling")
+    assert tokens.shape == targets.shape == (2, 6) and float(tokens.max()) < 4
+    assert torch.equal(random_batch((4,), 2, seed=1)[0], random_batch((4,), 2, seed=1)[0])
