@@ -9,5 +9,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", search_views.signup, name="signup"),
+    path("", include("devices.urls")),
     path("", include("searches.urls")),
 ]

@@ -62,6 +62,17 @@ def run_trial(trial_id: int, worker: str) -> None:
         services.fail_trial(trial_id, "stopped: the search was cancelled or the trial was taken away")
         return
     services.complete_trial(trial_id, result.final_metrics())
+    record_device_costs(trial_id)
+
+
+def record_device_costs(trial_id: int) -> None:
+    """Costs on every hardware target for the comparison page; never fails the trial."""
+    from devices.services import costs_for_trial
+
+    try:
+        costs_for_trial(Trial.objects.select_related("search__space", "search__project__dataset").get(id=trial_id))
+    except Exception:
+        log.exception("could not compute device costs for trial %s", trial_id)
 
 
 @functools.lru_cache(maxsize=2)
@@ -80,6 +91,7 @@ def _answer_from_benchmark(trial) -> None:
         return
     services.record_epoch(trial.id, 1, {"val_accuracy": metrics["val_accuracy"]})
     services.complete_trial(trial.id, {**metrics, "source": "NAS-Bench-201 table"})
+    record_device_costs(trial.id)
 
 
 def _train_trial(trial, device: str):

@@ -7,6 +7,12 @@ import pytest
 os.environ.setdefault("NASWEB_TORCH_THREADS", "1")
 
 
+@pytest.fixture(autouse=True)
+def quick_password_hashing(settings):
+    # Fixtures create several users per test; the slow default hasher is not under test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def owner(django_user_model):
     return django_user_model.objects.create_user("owner", password="pw-owner-123")

@@ -2,16 +2,21 @@
 
 One measurement: build the runner for the backend (eager PyTorch, TorchScript traced and frozen,
 or ONNX Runtime), fix the thread count, run `warmup` untimed calls, then time `runs` calls one by
-one, split into `rounds` rounds with a short pause between them, and summarise the samples
-(median, p90, mean, std, min, max over all of them, and each round's median).
+one, split into `rounds` rounds, and summarise the samples (median, p90, mean, std, min, max over
+all of them, and each round's median). Each round starts with one untimed call, to warm the caches.
 
 The figure to compare is `latency_ms`: the median of the quietest round. Why rounds: on a shared
-or virtual machine the speed of a core changes for tens of milliseconds at a time (another process
-or another VM's vCPU busy on the same physical core); a small model measured in one burst lands
-entirely in one such period, and two measurements of the same model then differ by up to 2x.
-Rounds spread over time, and keeping the fastest round's median, follow the timeit advice that the
-fastest repetition is the informative one (slower ones measure interference), while the median
-inside a round still ignores single interrupted calls. With rounds=1 it is the plain median.
+or virtual machine the speed of a core changes for tens to hundreds of milliseconds at a time
+(other processes, or another VM's vCPU on the same physical core); a small model measured in one
+burst lands entirely in one such period, and two measurements of the same model then differ by up
+to 2x. Rounds spread over time, and keeping the fastest round's median, follow the timeit advice
+that the fastest repetition is the informative one (slower ones measure interference), while the
+median inside a round still ignores single interrupted calls. With rounds=1 it is the plain median.
+
+Spreading the rounds: `measure_latency` pauses `round_gap_s` between the rounds of one model;
+`measure_latencies` measures several models in interleaved rounds (round 1 of every model, then
+round 2, ...), so each model's rounds are spread over the whole batch without idle pauses. The
+predictor profiles its layer table the same way.
 
 Conditions that make repeated measurements agree:
   - a fixed thread count (torch.set_num_threads for the measurement, restored after; ONNX Runtime
@@ -32,7 +37,7 @@ import statistics
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -113,14 +118,17 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 @contextmanager
 def garbage_collector_paused() -> Iterator[None]:
-    was_enabled = gc.isenabled()
+    """Collect once, then keep the collector off. A full collection takes about 0.1 s with torch
+    loaded, so nested uses (already paused) do not collect again."""
+    if not gc.isenabled():
+        yield
+        return
     gc.collect()
     gc.disable()
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        gc.enable()
 
 
 def time_cpu_calls_ms(run: Callable[[], object], runs: int) -> list[float]:
@@ -170,33 +178,45 @@ def runs_per_round(runs: int, rounds: int) -> list[int]:
     return [base + (i < extra) for i in range(rounds)]
 
 
-def time_callable(run: Callable[[], object], *, runs: int, warmup: int, threads: int,
-                  device: str = "cpu", rounds: int = 1, round_gap_s: float = 0.01) -> dict:
-    """Warm up, then time `runs` calls of `run` one by one in `rounds` rounds `round_gap_s` apart.
+def time_interleaved(runs_of: list[Callable[[], object]], *, runs: int, warmup: int, threads: int,
+                     device: str = "cpu", rounds: int = 1, round_gap_s: float = 0.0) -> list[dict]:
+    """Time several callables in interleaved rounds: round r times each callable in turn.
 
-    Returns the summary over all samples, the round medians and the samples.
+    Each callable first gets `warmup` untimed calls; each of its rounds starts with one untimed
+    call (caches) and times its share of `runs` calls one by one. A round shorter than
+    `round_gap_s` is padded with a pause. Returns, per callable, the summary over all its samples,
+    its round medians and its samples.
     """
     if warmup < 0:
         raise ValueError(f"need warmup >= 0, got {warmup}")
     sizes = runs_per_round(runs, rounds)
     check_device(device)
     timer = time_cuda_calls_ms if device == "cuda" else time_cpu_calls_ms
-    samples: list[float] = []
-    round_medians: list[float] = []
-    with fixed_torch_threads(threads), torch.inference_mode():
-        for _ in range(warmup):
-            run()
-        for index, size in enumerate(sizes):
-            if index:
-                time.sleep(round_gap_s)
-            if device == "cuda":
-                torch.cuda.synchronize()
-            with garbage_collector_paused():
+    samples: list[list[float]] = [[] for _ in runs_of]
+    round_medians: list[list[float]] = [[] for _ in runs_of]
+    with fixed_torch_threads(threads), torch.inference_mode(), garbage_collector_paused():
+        for run in runs_of:
+            for _ in range(warmup):
+                run()
+        for size in sizes:
+            started = time.perf_counter()
+            for index, run in enumerate(runs_of):
+                run()
+                if device == "cuda":
+                    torch.cuda.synchronize()
                 round_samples = timer(run, size)
-            samples += round_samples
-            round_medians.append(float(np.median(round_samples)))
-    return {**summarise(samples), "rounds": rounds, "round_medians_ms": tuple(round_medians),
-            "samples_ms": tuple(samples)}
+                samples[index] += round_samples
+                round_medians[index].append(float(np.median(round_samples)))
+            time.sleep(max(0.0, round_gap_s - (time.perf_counter() - started)))
+    return [{**summarise(s), "rounds": rounds, "round_medians_ms": tuple(m), "samples_ms": tuple(s)}
+            for s, m in zip(samples, round_medians, strict=True)]
+
+
+def time_callable(run: Callable[[], object], *, runs: int, warmup: int, threads: int,
+                  device: str = "cpu", rounds: int = 1, round_gap_s: float = 0.0) -> dict:
+    """time_interleaved for one callable: its rounds are `round_gap_s` apart."""
+    return time_interleaved([run], runs=runs, warmup=warmup, threads=threads, device=device,
+                            rounds=rounds, round_gap_s=round_gap_s)[0]
 
 
 # --- backends -----------------------------------------------------------------------------------
@@ -256,25 +276,38 @@ def onnxruntime_runner(model: nn.Module, inputs: torch.Tensor, threads: int) -> 
 RUNNER_BUILDERS = {"eager": eager_runner, "torchscript": torchscript_runner, "onnxruntime": onnxruntime_runner}
 
 
-def measure_latency(model: nn.Module, input_shape: tuple, backend: str = "eager", batch: int = 1,
-                    runs: int = 60, warmup: int = 10, threads: int = 1, device: str = "cpu",
-                    vocab_size: int = 0, rounds: int = 10, round_gap_s: float = 0.01) -> LatencyResult:
-    """Latency of one forward of `model` on a (batch, *input_shape) input, per the protocol above.
-
-    The model is put in eval mode for the measurement (its mode is restored) and moved to `device`.
-    """
+def measure_latencies(models: list[nn.Module], input_shape: tuple, backend: str = "eager", batch: int = 1,
+                      runs: int = 60, warmup: int = 10, threads: int = 1, device: str = "cpu",
+                      vocab_size: int = 0, rounds: int = 10, round_gap_s: float = 0.02) -> list[LatencyResult]:
+    """Latency of one forward of each model on the same (batch, *input_shape) input, measured in
+    interleaved rounds (see the module docstring). Models are put in eval mode for the measurement
+    (their modes are restored) and moved to `device`."""
     if backend not in RUNNER_BUILDERS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {list(BACKENDS)}")
     check_device(device)
-    model.to(device)
     inputs = example_input(input_shape, batch, vocab_size, device)
-    with eval_mode(model):
-        with fixed_torch_threads(threads):
-            run, notes = RUNNER_BUILDERS[backend](model, inputs, threads)
-        stats = time_callable(run, runs=runs, warmup=warmup, threads=threads, device=device,
-                              rounds=rounds, round_gap_s=round_gap_s)
-    return LatencyResult(backend=backend, device=device, batch=batch, threads=threads, runs=runs,
-                         warmup=warmup, notes=notes, **stats)
+    with ExitStack() as modes:
+        runners, notes = [], []
+        for model in models:
+            modes.enter_context(eval_mode(model.to(device)))
+            with fixed_torch_threads(threads):
+                run, note = RUNNER_BUILDERS[backend](model, inputs, threads)
+            runners.append(run)
+            notes.append(note)
+        timings = time_interleaved(runners, runs=runs, warmup=warmup, threads=threads, device=device,
+                                   rounds=rounds, round_gap_s=round_gap_s)
+    return [LatencyResult(backend=backend, device=device, batch=batch, threads=threads, runs=runs,
+                          warmup=warmup, notes=note, **timing) for note, timing in zip(notes, timings, strict=True)]
+
+
+def measure_latency(model: nn.Module, input_shape: tuple, backend: str = "eager", batch: int = 1,
+                    runs: int = 60, warmup: int = 10, threads: int = 1, device: str = "cpu",
+                    vocab_size: int = 0, rounds: int = 10, round_gap_s: float = 0.02) -> LatencyResult:
+    """Latency of one forward of `model` on a (batch, *input_shape) input, per the protocol above:
+    `rounds` rounds at least `round_gap_s` apart. The model is put in eval mode for the measurement
+    (its mode is restored) and moved to `device`."""
+    return measure_latencies([model], input_shape, backend, batch, runs, warmup, threads, device,
+                             vocab_size, rounds, round_gap_s)[0]
 
 
 # --- the host ---------------------------------------------------------------------------------------

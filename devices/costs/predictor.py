@@ -1,12 +1,14 @@
 """Latency predictor: a per-device table of layer latencies plus a fitted overhead (nn-Meter, FBNet).
 
-Building the table: run the network once with hooks on its units (leaf modules, attention blocks
-whole; see analytical.iter_units), record each unit call's module and inputs, and time every call
-whose key - type + configuration + input shapes - is not in the table yet, in isolation, with the
-measurement protocol of measure.py. Keys repeat a lot across a space, so each is profiled once.
+Building the table: run the network once and record every call that costs time - each call of a
+unit (leaf modules, attention blocks whole; see analytical.iter_units) through forward hooks, and each
+tensor function that a container's own forward() calls (residual adds, NB201's node sums, reshapes,
+token mean-pooling) through a TorchFunctionMode. Then time every call whose key - type +
+configuration + input shapes - is not in the table yet, in isolation, with the measurement protocol
+of measure.py. Keys repeat a lot across a space, so each is profiled once.
 
-Predicting: look every unit call of a network up in the table and combine the sums with a linear
-model fitted on a few whole networks that were measured end to end:
+Predicting: look every call of a network up in the table and combine the sums with a linear model
+fitted on a few whole networks that were measured end to end:
 
     latency = intercept + sum over terms of coefficient x term
 
@@ -22,17 +24,18 @@ it was profiled with (device, threads, batch) and the host, and is JSON, so it c
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from .analytical import iter_units
-from .measure import eval_mode, example_input, host_specs, time_callable
+from .measure import eval_mode, example_input, host_specs, time_interleaved
 
 TERMS = ("layers_ms", "container_calls")
 STORED_FIELDS = ("device", "threads", "batch", "runs_per_round", "rounds", "warmup", "round_gap_s",
@@ -41,8 +44,10 @@ STORED_FIELDS = ("device", "threads", "batch", "runs_per_round", "rounds", "warm
 
 @dataclass
 class UnitCall:
+    """One call to time: a unit module, or a tensor function a container's forward() calls itself."""
+
     key: str
-    module: nn.Module
+    fn: Callable
     args: tuple
     kwargs: dict
 
@@ -54,9 +59,16 @@ def describe_value(value) -> str:
         return f"{str(value.dtype).removeprefix('torch.')}{list(value.shape)}"
     if isinstance(value, (tuple, list)):
         return "(" + ",".join(describe_value(v) for v in value) + ")"
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if value is None or isinstance(value, (bool, int, float, str, slice)):
         return repr(value)
     return type(value).__name__
+
+
+def describe_inputs(args: tuple, kwargs: dict) -> str:
+    inputs = describe_value(args)
+    if kwargs:
+        inputs += " " + ", ".join(f"{k}={describe_value(v)}" for k, v in sorted(kwargs.items()))
+    return inputs
 
 
 def module_config(module: nn.Module) -> str:
@@ -72,41 +84,71 @@ def module_config(module: nn.Module) -> str:
 
 
 def unit_key(module: nn.Module, args: tuple, kwargs: dict) -> str:
-    inputs = describe_value(args)
-    if kwargs:
-        inputs += " " + ", ".join(f"{k}={describe_value(v)}" for k, v in sorted(kwargs.items()))
-    return f"{type(module).__name__}({module_config(module)}) <- {inputs}"
+    return f"{type(module).__name__}({module_config(module)}) <- {describe_inputs(args, kwargs)}"
+
+
+def function_key(func: Callable, args: tuple, kwargs: dict) -> str:
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+    return f"{name}() <- {describe_inputs(args, kwargs)}"
 
 
 # --- recording a network's calls -----------------------------------------------------------------------
 
+def returns_tensor(result) -> bool:
+    if isinstance(result, (tuple, list)):
+        return any(isinstance(item, torch.Tensor) for item in result)
+    return isinstance(result, torch.Tensor)
+
+
+class CallRecorder(TorchFunctionMode):
+    """Sees every tensor function called during a forward. Those called outside units - the residual
+    adds, node sums, reshapes and poolings written in containers' forward() - become calls of their own;
+    those inside units are the unit's business. Units are recorded by the hooks of record_calls."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: list[UnitCall] = []
+        self.unit_depth = 0
+        self.container_calls = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        result = func(*args, **kwargs)
+        if self.unit_depth == 0 and returns_tensor(result):
+            self.calls.append(UnitCall(function_key(func, args, kwargs), func, args, kwargs))
+        return result
+
+
 def record_calls(model: nn.Module, inputs: torch.Tensor) -> tuple[list[UnitCall], int]:
-    """One forward (call it in eval mode): every unit call (module, inputs, key) and the number of container calls."""
-    calls: list[UnitCall] = []
-    container_calls = 0
+    """One forward (call it in eval mode): every call to time, in order, and the number of container calls."""
+    recorder = CallRecorder()
     units = dict(iter_units(model))
     unit_ids = {id(m) for m in units.values()}
     handles = []
 
-    def on_unit(module, args, kwargs, output):
-        calls.append(UnitCall(unit_key(module, args, kwargs), module, args, kwargs))
+    def enter_unit(module, args):
+        recorder.unit_depth += 1
 
-    def on_container(module, args):
-        nonlocal container_calls
-        container_calls += 1
+    def leave_unit(module, args, kwargs, output):
+        recorder.calls.append(UnitCall(unit_key(module, args, kwargs), module, args, kwargs))
+        recorder.unit_depth -= 1  # after the key: reading shapes is itself a tensor function
+
+    def enter_container(module, args):
+        recorder.container_calls += 1
 
     for name, module in model.named_modules():
         if id(module) in unit_ids:
-            handles.append(module.register_forward_hook(on_unit, with_kwargs=True))
+            handles.append(module.register_forward_pre_hook(enter_unit))
+            handles.append(module.register_forward_hook(leave_unit, with_kwargs=True))
         elif not any(name.startswith(unit + ".") for unit in units if unit):
-            handles.append(module.register_forward_pre_hook(on_container))
+            handles.append(module.register_forward_pre_hook(enter_container))
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), recorder:
             model(inputs)
     finally:
         for handle in handles:
             handle.remove()
-    return calls, container_calls
+    return recorder.calls, recorder.container_calls
 
 
 # --- the table ------------------------------------------------------------------------------------------
@@ -121,34 +163,42 @@ class LatencyTable:
     runs_per_round: int = 5
     rounds: int = 10
     warmup: int = 3
-    round_gap_s: float = 0.01
+    round_gap_s: float = 0.02
     entries: dict[str, float] = field(default_factory=dict)
     coefficients: dict[str, float] = field(default_factory=lambda: {"intercept": 0.0, "layers_ms": 1.0})
     host: dict = field(default_factory=dict)
 
     def profile_calls(self, calls: list[UnitCall]) -> None:
-        """Time each distinct key in isolation and store the median of its quietest round.
+        """Time each distinct key not in the table, in isolation, in interleaved rounds (measure.py),
+        and store the median of its quietest round."""
+        distinct = [c for c in {call.key: call for call in calls}.values() if c.key not in self.entries]
+        if not distinct:
+            return
+        if not self.host:
+            self.host = host_specs()
+        timings = time_interleaved([partial(c.fn, *c.args, **c.kwargs) for c in distinct],
+                                   runs=self.runs_per_round * self.rounds, warmup=self.warmup,
+                                   threads=self.threads, device=self.device, rounds=self.rounds,
+                                   round_gap_s=self.round_gap_s)
+        for call, timing in zip(distinct, timings, strict=True):
+            self.entries[call.key] = min(timing["round_medians_ms"])
 
-        The rounds go round-robin over the keys, so each key's rounds are spread in time without
-        idle pauses (the pause only pads a round shorter than round_gap_s); see measure.py for why.
-        """
-        distinct = list({call.key: call for call in calls}.values())
-        round_medians: dict[str, list[float]] = {call.key: [] for call in distinct}
-        for _ in range(self.rounds):
-            started = time.perf_counter()
-            for call in distinct:
-                timing = time_callable(partial(call.module, *call.args, **call.kwargs), runs=self.runs_per_round,
-                                       warmup=self.warmup, threads=self.threads, device=self.device)
-                round_medians[call.key].append(timing["median_ms"])
-            time.sleep(max(0.0, self.round_gap_s - (time.perf_counter() - started)))
-        for key, medians in round_medians.items():
-            self.entries[key] = min(medians)
+    def profile_networks(self, models: list[nn.Module], input_shape: tuple, vocab_size: int = 0) -> int:
+        """Profile the missing keys of many networks at once (their rounds interleave, so each key's
+        rounds spread over the whole profile); returns how many keys were added."""
+        before = len(self.entries)
+        inputs = example_input(input_shape, self.batch, vocab_size, self.device)
+        calls: list[UnitCall] = []
+        with ExitStack() as modes:
+            for model in models:
+                modes.enter_context(eval_mode(model.to(self.device)))
+                calls += record_calls(model, inputs)[0]
+            self.profile_calls(calls)
+        return len(self.entries) - before
 
     def network_terms(self, model: nn.Module, input_shape: tuple, vocab_size: int = 0,
                       profile_missing: bool = True) -> dict[str, float]:
-        """The network's terms; unit calls missing from the table are profiled first (or raise KeyError)."""
-        if not self.host:
-            self.host = host_specs()
+        """The network's terms; calls missing from the table are profiled first (or raise KeyError)."""
         inputs = example_input(input_shape, self.batch, vocab_size, self.device)
         with eval_mode(model.to(self.device)):
             calls, container_calls = record_calls(model, inputs)
@@ -178,7 +228,8 @@ class LatencyTable:
         measured = np.array([ms for _, ms in samples])
         design = np.array([[1.0, *(t[name] for name in terms)] for t, _ in samples])
         solution, *_ = np.linalg.lstsq(design / measured[:, None], np.ones(len(samples)), rcond=None)
-        self.coefficients = {"intercept": float(solution[0]), **{n: float(v) for n, v in zip(terms, solution[1:])}}
+        fitted = dict(zip(terms, (float(v) for v in solution[1:]), strict=True))
+        self.coefficients = {"intercept": float(solution[0]), **fitted}
         return self.coefficients
 
     def to_json(self) -> str:

@@ -1,0 +1,15 @@
+"""Mounted at the site root (nasweb/urls.py), so the comparison page sits under its search."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "devices"
+urlpatterns = [
+    path("devices/", views.target_list, name="target_list"),
+    path("devices/new/", views.target_create, name="target_create"),
+    path("devices/defaults/", views.target_defaults, name="target_defaults"),
+    path("searches/<int:search_id>/devices/", views.search_devices, name="search_devices"),
+    path("searches/<int:search_id>/devices/data.json", views.search_devices_data, name="search_devices_data"),
+    path("searches/<int:search_id>/devices/compute/", views.search_devices_compute, name="search_devices_compute"),
+]

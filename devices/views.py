@@ -1,0 +1,83 @@
+"""Thin views: check access, validate, call a service, render or redirect."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from searches.access import search_for_user
+
+from . import charts, services
+from .forms import TargetForm
+from .models import HardwareTarget
+
+
+@login_required
+def target_list(request):
+    targets = HardwareTarget.objects.annotate(measurement_count=Count("measurements"))
+    return render(request, "devices/target_list.html", {
+        "targets": targets, "missing_defaults": services.missing_default_targets(),
+    })
+
+
+@login_required
+def target_create(request):
+    form = TargetForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            target = services.create_target(d["name"], d["kind"], form.specs(), form.ranking_metric())
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, f"Target “{target.name}” created.")
+            return redirect("devices:target_list")
+    return render(request, "devices/target_form.html", {"form": form})
+
+
+@login_required
+@require_POST
+def target_defaults(request):
+    services.ensure_default_targets()
+    return redirect("devices:target_list")
+
+
+def _ids(text: str | None) -> list[int]:
+    return [int(part) for part in (text or "").split(",") if part.strip().isdigit()]
+
+
+def comparison_state(search, query) -> dict:
+    """The page's data and figures. `trials` in the query chooses trials (absent: the best five);
+    `highlight` rings one architecture on every target's Pareto chart."""
+    chosen = _ids(query["trials"]) if "trials" in query else None
+    highlight = next(iter(_ids(query.get("highlight"))), None)
+    data = services.comparison(search, chosen, highlight)
+    return {**data, "charts": charts.comparison_figures(data), "search": {"id": search.id, "state": search.state},
+            "socket": f"/ws/searches/{search.id}/"}
+
+
+@login_required
+def search_devices(request, search_id):
+    search = search_for_user(request.user, search_id)
+    return render(request, "devices/search_devices.html", {
+        "search": search, "project": search.project, "state": comparison_state(search, request.GET),
+    })
+
+
+@login_required
+def search_devices_data(request, search_id):
+    return JsonResponse(comparison_state(search_for_user(request.user, search_id), request.GET))
+
+
+@login_required
+@require_POST
+def search_devices_compute(request, search_id):
+    search = search_for_user(request.user, search_id)
+    services.request_search_costs(search)
+    messages.success(request, "Computing the missing costs: they appear here as they are stored.")
+    return redirect("devices:search_devices", search.id)

@@ -1,0 +1,114 @@
+"""Device tasks and the worker's start-up hook, called in-process (no broker needed)."""
+
+from types import SimpleNamespace
+
+import pytest
+from kombu import Queue
+
+from devices import services, signals, tasks
+from devices.models import HardwareTarget, Measurement
+from searches import services as search_services
+
+pytestmark = pytest.mark.django_db
+
+
+HOST = {"hostname": "lab-7", "cpu_model": "Xeon Gold 6130", "cpu_usable_cores": 16}
+
+
+@pytest.fixture
+def trial(start_search):
+    search = start_search()
+    trial_id = search_services.advance_search(search.id)[0]
+    search_services.claim_trial(trial_id, "test-worker", "cpu")
+    search_services.complete_trial(trial_id, {"val_accuracy": 0.8})
+    return search.trials.get(id=trial_id)
+
+
+@pytest.fixture
+def analytical():
+    return services.create_target("Analytical", "analytical", {})
+
+
+def test_the_measure_task_on_the_analytical_target_stores_a_measurement(trial, analytical):
+    tasks.measure_trial_on_target(trial.id, analytical.id)
+    measurement = Measurement.objects.get(trial=trial, target=analytical)
+    assert measurement.state == Measurement.DONE and measurement.space_kind == "chain_mlp"
+    assert measurement.metrics["params"] > 0 and measurement.metrics["macs"] > 0
+    assert measurement.arch == trial.arch and measurement.finished_at
+
+
+def test_the_measure_task_on_a_measured_target_times_the_model_here(trial):
+    target = services.register_worker_target(HOST)
+    HardwareTarget.objects.filter(id=target.id).update(specs={**target.specs, "runs": 4, "warmup": 1, "rounds": 2})
+    tasks.measure_trial_on_target(trial.id, target.id)
+    metrics = Measurement.objects.get(trial=trial, target=target).metrics
+    assert metrics["backend"] == "eager" and metrics["threads"] == 1 and metrics["batch"] == 1
+    assert 0 < metrics["latency_median_ms"] <= metrics["latency_p90_ms"] and metrics["runs"] == 4
+    assert metrics["params"] > 0 and metrics["macs"] > 0
+
+
+def test_unknown_ids_return_quietly(trial, analytical):
+    tasks.measure_trial_on_target(987654, analytical.id)
+    tasks.measure_trial_on_target(trial.id, 987654)
+    tasks.costs_for_search(987654)
+    assert not Measurement.objects.exists()
+
+
+def test_a_redelivered_task_does_not_measure_twice(trial, analytical):
+    tasks.measure_trial_on_target(trial.id, analytical.id)
+    first = Measurement.objects.get()
+    tasks.measure_trial_on_target(trial.id, analytical.id)
+    assert Measurement.objects.get().finished_at == first.finished_at
+
+
+def test_costs_for_search_goes_to_the_default_queue(trial, settings, monkeypatch,
+                                                    django_capture_on_commit_callbacks):
+    settings.NASWEB_EMBEDDED_WORKER, settings.NASWEB_QUEUE_PREFIX = False, "t2-"
+    sent = []
+    monkeypatch.setattr(tasks.costs_for_search, "apply_async", lambda args, queue: sent.append((args, queue)))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_search_costs(trial.search)
+    assert sent == [([trial.search_id], "t2-default")]
+
+
+def test_the_costs_for_search_task_costs_every_finished_trial(trial):
+    tasks.costs_for_search(trial.search_id)
+    analytical = HardwareTarget.objects.get(name=services.ANALYTICAL_TARGET_NAME)
+    assert Measurement.objects.get(trial=trial, target=analytical).state == Measurement.DONE
+
+
+def fake_consumer(queues):
+    added = []
+    consumer = SimpleNamespace(task_consumer=SimpleNamespace(queues=[Queue(q) for q in queues]),
+                               add_task_queue=added.append)
+    return consumer, added
+
+
+def test_a_starting_worker_registers_its_target_and_consumes_its_queue(monkeypatch, settings):
+    settings.NASWEB_QUEUE_PREFIX = ""
+    monkeypatch.setattr("devices.costs.measure.host_specs", lambda: dict(HOST))
+    consumer, added = fake_consumer(["default", "cpu"])
+    signals.consume_own_measure_queue(sender=consumer)
+    target = HardwareTarget.objects.get()
+    assert target.kind == HardwareTarget.MEASURED_CPU and target.name.endswith("@ lab-7")
+    assert added == [f"measure.{target.id}"]
+    signals.consume_own_measure_queue(sender=consumer)  # a restart: same target, same queue
+    assert HardwareTarget.objects.count() == 1 and added[-1] == f"measure.{target.id}"
+
+
+def test_a_worker_that_cannot_register_still_starts(monkeypatch):
+    def broken():
+        raise OSError("no /proc")
+
+    monkeypatch.setattr("devices.costs.measure.host_specs", broken)
+    consumer, added = fake_consumer(["default", "cpu"])
+    assert signals.consume_own_measure_queue(sender=consumer) is None and added == []
+
+
+def test_only_a_gpu_queue_worker_with_cuda_is_a_gpu_target(monkeypatch, settings):
+    settings.NASWEB_QUEUE_PREFIX = ""
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert signals.worker_device(["gpu"]) == "gpu"
+    assert signals.worker_device(["default", "cpu"]) == "cpu"
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert signals.worker_device(["gpu"]) == "cpu"
