@@ -68,6 +68,10 @@ def learning_curve_figure(epochs: dict[str, list[tuple[int, float]]]) -> dict:
     }
 
 
+def metric_label(metric: str, labels: dict | None = None) -> str:
+    return (labels or {}).get(metric) or METRIC_LABELS.get(metric, metric.replace("_", " "))
+
+
 def _value(trial: dict, metric: str):
     return (trial.get("metrics") or {}).get(metric)
 
@@ -81,7 +85,7 @@ def pareto_indices(points: list[tuple[float, float]], directions: tuple[str, str
 
 
 def pareto_figure(trials: list[dict], x_metric: str, x_direction: str,
-                  y_metric: str = "val_accuracy", y_direction: str = "max") -> dict:
+                  y_metric: str = "val_accuracy", y_direction: str = "max", labels: dict | None = None) -> dict:
     done = [t for t in trials if t["state"] == "complete"
             and _value(t, x_metric) is not None and _value(t, y_metric) is not None]
     points = [(_value(t, x_metric), _value(t, y_metric)) for t in done]
@@ -97,8 +101,8 @@ def pareto_figure(trials: list[dict], x_metric: str, x_direction: str,
         ],
         "layout": {
             "margin": {"l": 50, "r": 10, "t": 10, "b": 40}, "height": 320, "legend": {"orientation": "h"},
-            "xaxis": {"title": {"text": METRIC_LABELS.get(x_metric, x_metric)},
+            "xaxis": {"title": {"text": metric_label(x_metric, labels)},
                       "type": "log" if x_metric == "params" else "linear"},
-            "yaxis": {"title": {"text": METRIC_LABELS.get(y_metric, y_metric)}},
+            "yaxis": {"title": {"text": metric_label(y_metric, labels)}},
         },
     }

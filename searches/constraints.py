@@ -18,14 +18,16 @@ class ConstraintError(ValueError):
     pass
 
 
-def validate_constraints(specs) -> list[dict]:
+def validate_constraints(specs, extra_metrics: frozenset = frozenset()) -> list[dict]:
+    """extra_metrics: further allowed keys, such as "latency_ms@3" (a cost on hardware target 3)."""
     if not isinstance(specs, list):
         raise ConstraintError("constraints must be a list of {metric, max}")
+    allowed = set(CONSTRAINT_METRICS) | set(extra_metrics)
     clean = []
     for spec in specs:
         metric = spec.get("metric") if isinstance(spec, dict) else None
-        if metric not in CONSTRAINT_METRICS:
-            raise ConstraintError(f"unknown constraint metric {metric!r}; use one of {sorted(CONSTRAINT_METRICS)}")
+        if metric not in allowed:
+            raise ConstraintError(f"unknown constraint metric {metric!r}; use one of {sorted(allowed)}")
         limit = spec.get("max")
         if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0:
             raise ConstraintError(f"the {metric} limit must be a positive number, got {limit!r}")

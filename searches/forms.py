@@ -101,6 +101,24 @@ def _parse_list(text: str, integer: bool) -> list:
         raise ValidationError(f"enter {kind} separated by commas") from None
 
 
+def cost_target_choices() -> list[tuple[str, str]]:
+    """Hardware targets whose costs are computed in-process, as "<cost>@<target id>" keys."""
+    from devices.models import HardwareTarget
+    from devices.services import cost_metric
+
+    choices = []
+    for target in HardwareTarget.objects.exclude(kind__startswith="measured").order_by("name"):
+        key, label = cost_metric(target)
+        choices.append((f"{key}@{target.id}", f"{label} on {target.name}"))
+    return choices
+
+
+def second_objective_choices() -> list[tuple[str, str]]:
+    base = [("", "none: rank by validation accuracy only"), ("params", "fewest parameters"),
+            ("train_seconds", "shortest training time")]
+    return base + [(key, f"lowest {label}") for key, label in cost_target_choices()]
+
+
 class SearchForm(forms.Form):
     name = forms.CharField(max_length=120)
     space_kind = forms.ChoiceField(label="Search space", choices=[(k, c.label) for k, c in SPACES.items()])
@@ -109,12 +127,14 @@ class SearchForm(forms.Form):
         required=False, widget=forms.Textarea(attrs={"rows": 2}),
         help_text='JSON, e.g. {"population": 20}; empty for the defaults')
     second_objective = forms.ChoiceField(
-        required=False, label="Second objective",
-        choices=[("", "none: rank by validation accuracy only"), ("params", "fewest parameters"),
-                 ("train_seconds", "shortest training time")],
+        required=False, label="Second objective", choices=lambda: second_objective_choices(),
         help_text="adds a Pareto front to the search page; NSGA-II optimises both")
     max_params = forms.IntegerField(required=False, min_value=1, label="Constraint: at most this many parameters",
                                     help_text="architectures over the limit are never trained")
+    cost_limit = forms.FloatField(required=False, min_value=0, label="Constraint: at most this cost",
+                                  help_text="e.g. 20 (ms of latency) on the target below")
+    cost_limit_target = forms.ChoiceField(required=False, label="…on this hardware target",
+                                          choices=lambda: [("", "–")] + cost_target_choices())
     max_trials = forms.IntegerField(min_value=1, max_value=100_000, initial=10, required=False,
                                     label="Budget: trials")
     max_seconds = forms.IntegerField(min_value=1, required=False, label="Budget: seconds")
@@ -180,8 +200,18 @@ class SearchForm(forms.Form):
         return objectives
 
     def constraints(self) -> list[dict]:
-        limit = self.cleaned_data.get("max_params")
-        return [{"metric": "params", "max": limit}] if limit else []
+        d, out = self.cleaned_data, []
+        if d.get("max_params"):
+            out.append({"metric": "params", "max": d["max_params"]})
+        if d.get("cost_limit") and d.get("cost_limit_target"):
+            out.append({"metric": d["cost_limit_target"], "max": d["cost_limit"]})
+        return out
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("cost_limit")) != bool(data.get("cost_limit_target")):
+            self.add_error("cost_limit_target", "give both the cost limit and its hardware target")
+        return data
 
     def add_service_errors(self, error: ValidationError) -> None:
         """Map a service's 'spec.widths' style keys onto this form's fields."""

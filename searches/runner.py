@@ -49,20 +49,30 @@ def run_trial(trial_id: int, worker: str) -> None:
     trial = services.claim_trial(trial_id, worker=worker, device=device)
     if trial is None:
         return
-    if trial.search.project.dataset.source == "benchmark":
-        _answer_from_benchmark(trial)
-        return
     try:
-        result = _train_trial(trial, device)
+        metrics = _evaluate(trial, device)
     except Exception as exc:
         log.warning("trial %s failed: %s", trial_id, exc)
         services.fail_trial(trial_id, f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=6)}")
         return
-    if result.stopped == "stopped_by_callback":
+    if metrics is None:
         services.fail_trial(trial_id, "stopped: the search was cancelled or the trial was taken away")
         return
-    services.complete_trial(trial_id, result.final_metrics())
+    services.complete_trial(trial_id, metrics)
     record_device_costs(trial_id)
+
+
+def _evaluate(trial, device: str) -> dict | None:
+    """Final metrics of a trial (None when training was told to stop), plus the target
+    costs its search optimises or bounds: those must be in place before strategies see it."""
+    if trial.search.project.dataset.source == "benchmark":
+        metrics = _answer_from_benchmark(trial)
+    else:
+        result = _train_trial(trial, device)
+        if result.stopped == "stopped_by_callback":
+            return None
+        metrics = result.final_metrics()
+    return {**metrics, **services.target_costs_for_objectives(trial.search, trial.arch)}
 
 
 def record_device_costs(trial_id: int) -> None:
@@ -82,16 +92,11 @@ def benchmark_evaluator(key: str):
     return BenchmarkEvaluator(Nb201Table.load())
 
 
-def _answer_from_benchmark(trial) -> None:
+def _answer_from_benchmark(trial) -> dict:
     """Benchmark mode: the table's 200-epoch result, recorded as one epoch."""
-    try:
-        metrics = benchmark_evaluator(trial.search.project.dataset.builtin_key).evaluate(trial.arch)
-    except Exception as exc:
-        services.fail_trial(trial.id, f"{type(exc).__name__}: {exc}")
-        return
+    metrics = benchmark_evaluator(trial.search.project.dataset.builtin_key).evaluate(trial.arch)
     services.record_epoch(trial.id, 1, {"val_accuracy": metrics["val_accuracy"]})
-    services.complete_trial(trial.id, {**metrics, "source": "NAS-Bench-201 table"})
-    record_device_costs(trial.id)
+    return {**metrics, "source": "NAS-Bench-201 table"}
 
 
 def _train_trial(trial, device: str):

@@ -213,14 +213,33 @@ def validate_training(training: dict) -> dict:
     return merged
 
 
-def validate_objectives(objectives: list | None) -> list[dict]:
+def target_cost_metrics(space_kind: str) -> dict[str, str]:
+    """Costs a search may optimise or bound, by key "<cost>@<target id>": label.
+
+    Only targets answered in-process (edge-device tables, analytical counts):
+    a measured latency would time whichever host proposes the architecture.
+    """
+    from devices.models import HardwareTarget
+    from devices.services import cost_metric, target_applies
+
+    out = {}
+    for target in HardwareTarget.objects.exclude(kind__startswith="measured"):
+        if target_applies(target, space_kind):
+            key, label = cost_metric(target)
+            out[f"{key}@{target.id}"] = f"{label} on {target.name}"
+    return out
+
+
+def validate_objectives(objectives: list | None, space_kind: str = "") -> list[dict]:
     objectives = objectives or [{"metric": "val_accuracy", "direction": "max"}]
+    known = {**METRIC_DIRECTIONS, **{k: "min" for k in target_cost_metrics(space_kind)}}
     clean = []
     for item in objectives:
         metric = item.get("metric") if isinstance(item, dict) else None
-        if metric not in METRIC_DIRECTIONS:
-            raise ValidationError({"objectives": f"unknown metric {metric!r}; use one of {sorted(METRIC_DIRECTIONS)}"})
-        direction = item.get("direction", METRIC_DIRECTIONS[metric])
+        if metric not in known:
+            raise ValidationError({"objectives": f"unknown or inapplicable metric {metric!r}; "
+                                                 f"use one of {sorted(known)}"})
+        direction = item.get("direction", known[metric])
         if direction not in ("max", "min"):
             raise ValidationError({"objectives": f"direction of {metric} must be max or min"})
         clean.append({"metric": metric, "direction": direction})
@@ -230,7 +249,7 @@ def validate_objectives(objectives: list | None) -> list[dict]:
 def build_search_strategy(search: Search, space=None):
     space = space or search.space.build()
     primary = search.objectives[0] if search.objectives else {"metric": "val_accuracy", "direction": "max"}
-    checks = build_checks(search.constraints, {"params": _params_counter(search, space)}) if search.constraints else []
+    checks = build_checks(search.constraints, _constraint_counters(search, space)) if search.constraints else []
     return build_strategy(search.strategy, space, strategy_settings_for(search.strategy, search.strategy_settings,
                                                                        search.objectives),
                           search.seed, Objective(primary["metric"], primary["direction"]), checks)
@@ -241,6 +260,29 @@ def strategy_settings_for(strategy: str, settings: dict, objectives: list[dict])
     if strategy == "nsga2" and "objectives" not in settings and len(objectives) >= 2:
         return {**settings, "objectives": objectives}
     return settings
+
+
+def _constraint_counters(search: Search, space) -> dict:
+    counters = {"params": _params_counter(search, space)}
+    for spec in search.constraints:
+        if "@" in spec["metric"]:
+            counters[spec["metric"]] = _target_cost_counter(search, spec["metric"])
+    return counters
+
+
+def _target_cost_counter(search: Search, key: str):
+    from devices.models import HardwareTarget
+    from devices.services import arch_costs
+
+    metric, _, target_id = key.partition("@")
+    target = HardwareTarget.objects.get(id=int(target_id))
+    return lambda arch: arch_costs(search, arch, target)[metric]
+
+
+def target_costs_for_objectives(search: Search, arch: dict) -> dict:
+    """The target costs this search optimises or bounds, as trial metrics ("latency_ms@3": 4.2)."""
+    keys = {o["metric"] for o in search.objectives} | {c["metric"] for c in search.constraints}
+    return {key: _target_cost_counter(search, key)(arch) for key in sorted(keys) if "@" in key}
 
 
 def _params_counter(search: Search, space):
@@ -272,10 +314,10 @@ def start_search(project: Project, user, *, name: str, space_kind: str, space_sp
     if strategy not in STRATEGIES:
         raise ValidationError({"strategy": f"unknown strategy {strategy!r}"})
     try:
-        constraints = validate_constraints(constraints or [])
+        constraints = validate_constraints(constraints or [], frozenset(target_cost_metrics(space_kind)))
     except ConstraintError as exc:
         raise ValidationError({"constraints": str(exc)}) from exc
-    objectives = validate_objectives(objectives)
+    objectives = validate_objectives(objectives, space_kind)
     try:
         build_strategy(strategy, space, strategy_settings_for(strategy, strategy_settings or {}, objectives), seed)
     except SpecError as exc:

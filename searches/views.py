@@ -98,7 +98,8 @@ def search_state(search) -> dict:
         "charts": {
             "best": charts.best_so_far_figure(trials, primary["metric"], primary["direction"]),
             "pareto": charts.pareto_figure(trials, second["metric"], second["direction"],
-                                           primary["metric"], primary["direction"]),
+                                           primary["metric"], primary["direction"],
+                                           services.target_cost_metrics(search.space.kind)),
         },
         "socket": f"/ws/searches/{search.id}/",
     }

@@ -208,3 +208,40 @@ def test_nsga2_optimises_the_search_objectives(start_search):
     search = start_search(strategy="nsga2", objectives=objectives)
     strategy = services.build_search_strategy(search)
     assert strategy.settings["objectives"] == objectives
+
+
+@pytest.fixture
+def nb201_benchmark_project(owner):
+    return services.create_project(owner, "NB201", services.benchmark_dataset("nb201_cifar10"))
+
+
+def edge_target(name):
+    from devices.services import ensure_default_targets
+
+    return next(t for t in ensure_default_targets() if t.specs.get("device") == name)
+
+
+def test_objectives_and_constraints_can_name_an_edge_device(nb201_benchmark_project, owner, monkeypatch):
+    from searches import runner
+
+    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    pixel3, raspi4 = edge_target("pixel3"), edge_target("raspi4")
+    pixel3_key, raspi4_key = f"latency_ms@{pixel3.id}", f"latency_ms@{raspi4.id}"
+    search = services.start_search(
+        nb201_benchmark_project, owner, name="hw", space_kind="nb201", space_spec=None, strategy="nsga2",
+        objectives=[{"metric": "val_accuracy", "direction": "max"}, {"metric": pixel3_key, "direction": "min"}],
+        constraints=[{"metric": raspi4_key, "max": 8.0}], max_trials=6, parallelism=6, seed=2)
+    for trial_id in services.advance_search(search.id):
+        runner.run_trial(trial_id, worker="w")
+    trials = list(search.trials.all())
+    assert len(trials) == 6
+    assert all(t.state == "complete" and t.metrics[raspi4_key] <= 8.0 for t in trials)
+    assert all(t.metrics[pixel3_key] > 0 for t in trials)
+    assert services.build_search_strategy(search).settings["objectives"][1]["metric"] == pixel3_key
+
+
+def test_an_edge_device_does_not_apply_to_other_spaces(start_search):
+    raspi4 = edge_target("raspi4")
+    with pytest.raises(ValidationError) as exc:
+        start_search(constraints=[{"metric": f"latency_ms@{raspi4.id}", "max": 5}])
+    assert "constraints" in exc.value.message_dict

@@ -170,3 +170,15 @@ def test_project_on_the_benchmark_table(client, owner):
     assert project.dataset.source == "benchmark"
     page = client.get(reverse("searches:project_create")).content.decode()
     assert "NAS-Bench-201 CIFAR-10 (table lookup, no training)" in page
+
+
+def test_search_form_offers_hardware_costs_and_checks_the_limit_pair(client, project, owner):
+    from devices.services import ensure_default_targets
+
+    ensure_default_targets()
+    client.force_login(owner)
+    page = client.get(reverse("searches:search_create", args=[project.id])).content.decode()
+    assert "lowest latency" in page and "on Analytical" in page
+    response = client.post(reverse("searches:search_create", args=[project.id]), valid_search_form(cost_limit=20))
+    assert "give both the cost limit" in " ".join(response.context["form"].errors["cost_limit_target"])
+    assert Search.objects.count() == 0
