@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from . import services
 from .models import Search
+from .pruning import PRUNERS
 from .spaces.registry import SPACES
 from .strategies.registry import STRATEGIES
 from .training.datasets import BUILTIN_DATASETS
@@ -66,6 +67,19 @@ class ProjectForm(forms.Form):
         if missing:
             raise ValidationError(f"no such user: {', '.join(missing)}")
         return users
+
+
+def parse_json_object(text: str) -> dict:
+    text = (text or "").strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(value, dict):
+        raise ValidationError('must be a JSON object, e.g. {"population": 20}')
+    return value
 
 
 def spec_field_name(kind: str, name: str) -> str:
@@ -135,6 +149,15 @@ class SearchForm(forms.Form):
                                   help_text="e.g. 20 (ms of latency) on the target below")
     cost_limit_target = forms.ChoiceField(required=False, label="…on this hardware target",
                                           choices=lambda: [("", "–")] + cost_target_choices())
+    pruner = forms.ChoiceField(required=False, label="Early stopping of trials",
+                               choices=lambda: [("", "none: every trial trains all its epochs"), *PRUNERS.items()],
+                               help_text="stops unpromising trials between epochs")
+    pruner_settings = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 1}),
+                                      help_text='JSON, e.g. {"eta": 3}; empty for the defaults')
+    warm_start_from = forms.ModelMultipleChoiceField(
+        queryset=Search.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
+        label="Warm start from", help_text="earlier searches on the same kind of space: their trials inform "
+                                           "this one and are not proposed again")
     max_trials = forms.IntegerField(min_value=1, max_value=100_000, initial=10, required=False,
                                     label="Budget: trials")
     max_seconds = forms.IntegerField(min_value=1, required=False, label="Budget: seconds")
@@ -146,8 +169,11 @@ class SearchForm(forms.Form):
     lr = forms.FloatField(min_value=1e-6, max_value=10, initial=3e-3, label="Learning rate")
     optimizer = forms.ChoiceField(choices=[(o, o) for o in services.OPTIMIZERS], initial="adamw")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, project=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if project is not None:
+            self.fields["warm_start_from"].queryset = project.searches.select_related("space").order_by("-created_at")
+            self.fields["warm_start_from"].label_from_instance = lambda s: f"{s.name} ({s.space.kind}, {s.state})"
         for kind, cls in SPACES.items():
             defaults = cls.default_spec()
             for f in cls.spec_fields():
@@ -159,16 +185,10 @@ class SearchForm(forms.Form):
                 for kind, cls in SPACES.items()]
 
     def clean_strategy_settings(self):
-        text = self.cleaned_data["strategy_settings"].strip()
-        if not text:
-            return {}
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
-        if not isinstance(value, dict):
-            raise ValidationError("must be a JSON object, e.g. {\"population\": 20}")
-        return value
+        return parse_json_object(self.cleaned_data["strategy_settings"])
+
+    def clean_pruner_settings(self):
+        return parse_json_object(self.cleaned_data["pruner_settings"])
 
     def space_spec(self) -> dict:
         """The chosen space's spec, from its fields; field errors are added to the form."""
@@ -225,6 +245,8 @@ class SearchForm(forms.Form):
             elif key.startswith("strategy_settings."):
                 messages = [f"{key[len('strategy_settings.'):]}: {m}" for m in messages]
                 field = "strategy_settings"
+            elif key.startswith("pruner_settings"):
+                field = "pruner_settings"
             elif key == "constraints":
                 field = "max_params"
             elif key in self.fields:

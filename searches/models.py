@@ -94,6 +94,11 @@ class Search(models.Model):
     constraints = models.JSONField(default=list, blank=True)
     #: Training settings: epochs, batch_size, lr, optimizer, data_fraction ...
     training = models.JSONField(default=dict, blank=True)
+    #: Early stopping of unpromising trials: a scheduler of strategies/schedulers.py, or "learning_curve".
+    pruner = models.CharField(max_length=40, blank=True)
+    pruner_settings = models.JSONField(default=dict, blank=True)
+    #: Earlier searches whose finished trials this one takes as prior history.
+    warm_start_from = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="warm_started")
     max_trials = models.PositiveIntegerField(null=True, blank=True)
     max_seconds = models.PositiveIntegerField(null=True, blank=True)
     parallelism = models.PositiveSmallIntegerField(default=1)

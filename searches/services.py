@@ -23,10 +23,12 @@ from django.utils import timezone
 from . import dispatch, events
 from .constraints import ConstraintError, build_checks, params_counter, validate_constraints
 from .models import Dataset, Project, Search, SearchSpace, Trial, TrialMetric
+from .pruning import PRUNERS, build_pruner
 from .spaces.base import SpecError
 from .spaces.registry import SPACES, build_space
 from .strategies.base import Objective, TrialRecord
 from .strategies.registry import STRATEGIES, build_strategy
+from .strategies.warm_start import warm_start_history
 from .training.datasets import BUILTIN_DATASETS
 
 log = logging.getLogger(__name__)
@@ -301,7 +303,8 @@ def _params_counter(search: Search, space):
 # --- starting and steering searches ------------------------------------------------------
 def start_search(project: Project, user, *, name: str, space_kind: str, space_spec: dict | None,
                  strategy: str, strategy_settings: dict | None = None, objectives: list | None = None,
-                 constraints: list | None = None,
+                 constraints: list | None = None, pruner: str = "", pruner_settings: dict | None = None,
+                 warm_start_from=(),
                  training: dict | None = None, max_trials: int | None = 10, max_seconds: int | None = None,
                  parallelism: int = 1, seed: int = 0, device: str = "cpu") -> Search:
     """Validate everything first, then create space + search in one transaction."""
@@ -322,6 +325,9 @@ def start_search(project: Project, user, *, name: str, space_kind: str, space_sp
         build_strategy(strategy, space, strategy_settings_for(strategy, strategy_settings or {}, objectives), seed)
     except SpecError as exc:
         raise _spec_error(exc, "strategy_settings.") from exc
+    training = validate_training(training or {})
+    _check_pruner(pruner, pruner_settings or {}, objectives[0], training["epochs"])
+    warm_start_from = _check_warm_start(project, space_kind, warm_start_from)
     if not max_trials and not max_seconds:
         raise ValidationError({"max_trials": "give a budget in trials, in seconds, or both"})
     if not 1 <= parallelism <= 64:
@@ -334,12 +340,34 @@ def start_search(project: Project, user, *, name: str, space_kind: str, space_sp
         search = Search.objects.create(
             project=project, space=space_row, name=name, strategy=strategy,
             strategy_settings=strategy_settings or {}, objectives=objectives, constraints=constraints,
-            training=validate_training(training or {}), max_trials=max_trials or None,
+            training=training, pruner=pruner or "", pruner_settings=pruner_settings or {},
+            max_trials=max_trials or None,
             max_seconds=max_seconds or None, parallelism=parallelism, seed=seed, device=device,
             created_by=user,
         )
+        search.warm_start_from.set(warm_start_from)
         dispatch.advance_later(search.id)
     return search
+
+
+def _check_pruner(pruner: str, settings: dict, objective: dict, epochs: int) -> None:
+    if not pruner:
+        return
+    if pruner not in PRUNERS:
+        raise ValidationError({"pruner": f"unknown pruner {pruner!r}"})
+    try:
+        build_pruner(pruner, settings, objective["direction"], epochs, objective["metric"])
+    except SpecError as exc:
+        field = "pruner" if exc.field == "pruner" else "pruner_settings"
+        raise ValidationError({field: exc.message if field == "pruner" else str(exc)}) from exc
+
+
+def _check_warm_start(project: Project, space_kind: str, searches) -> list[Search]:
+    searches = list(searches)
+    for other in searches:
+        if other.project_id != project.id or other.space.kind != space_kind:
+            raise ValidationError({"warm_start_from": f"“{other.name}” is not a {space_kind} search of this project"})
+    return searches
 
 
 def pause_search(search: Search) -> bool:
@@ -394,6 +422,19 @@ def _curves(search: Search, trials) -> dict[int, list[float]]:
     return out
 
 
+def prior_history(search: Search, space) -> list[TrialRecord]:
+    """Finished trials of the searches this one warm-starts from, valid in this space."""
+    prior = []
+    for other in search.warm_start_from.order_by("created_at"):
+        for record in history_for(other):
+            try:
+                space.validate_arch(record.arch)
+            except SpecError:
+                continue  # the earlier space allowed choices this one does not
+            prior.append(record)
+    return warm_start_history(prior)
+
+
 def advance_search(search_id: int) -> list[int]:
     """Ask the strategy for trials up to the parallelism limit; finish the search when spent.
 
@@ -434,7 +475,7 @@ def _trials_left(search: Search, created: int) -> int:
 def _create_trials(search: Search, trials: list[Trial], wanted: int) -> list[Trial]:
     space = search.space.build()
     strategy = build_search_strategy(search, space)
-    proposals = strategy.ask(history_for(search, trials), wanted)
+    proposals = strategy.ask(prior_history(search, space) + history_for(search, trials), wanted)
     next_number = (max((t.number for t in trials), default=0)) + 1
     created = []
     for offset, arch in enumerate(proposals[:wanted]):
@@ -521,9 +562,23 @@ def record_epoch(trial_id: int, epoch: int, metrics: dict) -> bool:
             [TrialMetric(trial_id=trial_id, epoch=epoch, name=k, value=v) for k, v in clean.items()],
             update_conflicts=True, unique_fields=["trial", "epoch", "name"], update_fields=["value"],
         )
-        trial = Trial.objects.only("id", "search_id", "number").get(id=trial_id)
+        trial = Trial.objects.select_related("search").get(id=trial_id)
         events.epoch_recorded(trial, epoch, clean)
+        if _should_prune(trial, epoch, clean):
+            prune_trial(trial_id, f"pruned by {PRUNERS[trial.search.pruner]} after epoch {epoch}",
+                        {**clean, "pruned_at_epoch": epoch})
+            return False
     return not Search.objects.filter(id=trial.search_id, state=Search.CANCELLED).exists()
+
+
+def _should_prune(trial: Trial, epoch: int, metrics: dict) -> bool:
+    search = trial.search
+    metric = search.primary_metric
+    if not search.pruner or metric not in metrics:
+        return False
+    direction = search.objectives[0]["direction"] if search.objectives else "max"
+    should_stop = build_pruner(search.pruner, search.pruner_settings, direction, search.training["epochs"], metric)
+    return should_stop(trial.number, epoch, metrics[metric], history_for(search))
 
 
 def complete_trial(trial_id: int, metrics: dict) -> bool:
@@ -534,8 +589,8 @@ def fail_trial(trial_id: int, error: str) -> bool:
     return _finish(trial_id, Trial.FAILED, error=error)
 
 
-def prune_trial(trial_id: int, reason: str = "") -> bool:
-    return _finish(trial_id, Trial.PRUNED, error=reason)
+def prune_trial(trial_id: int, reason: str = "", metrics: dict | None = None) -> bool:
+    return _finish(trial_id, Trial.PRUNED, metrics=metrics, error=reason)
 
 
 def _finish(trial_id: int, state: str, metrics: dict | None = None, error: str = "") -> bool:

@@ -60,7 +60,7 @@ def project_detail(request, project_id):
 @login_required
 def search_create(request, project_id):
     project = project_for_user(request.user, project_id)
-    form = SearchForm(request.POST or None)
+    form = SearchForm(request.POST or None, project=project)
     if request.method == "POST" and form.is_valid():
         search = _start_from_form(project, request.user, form)
         if search is not None:
@@ -78,7 +78,8 @@ def _start_from_form(project, user, form: SearchForm):
         return services.start_search(
             project, user, name=d["name"], space_kind=d["space_kind"], space_spec=spec,
             strategy=d["strategy"], strategy_settings=d["strategy_settings"], training=form.training(),
-            objectives=form.objectives(), constraints=form.constraints(),
+            objectives=form.objectives(), constraints=form.constraints(), pruner=d["pruner"],
+            pruner_settings=d["pruner_settings"], warm_start_from=d["warm_start_from"],
             max_trials=d["max_trials"], max_seconds=d["max_seconds"], parallelism=d["parallelism"],
             seed=d["seed"], device=d["device"])
     except ValidationError as exc:

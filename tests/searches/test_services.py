@@ -245,3 +245,58 @@ def test_an_edge_device_does_not_apply_to_other_spaces(start_search):
     with pytest.raises(ValidationError) as exc:
         start_search(constraints=[{"metric": f"latency_ms@{raspi4.id}", "max": 5}])
     assert "constraints" in exc.value.message_dict
+
+
+def finish(trial_id, curve, state="complete"):
+    services.claim_trial(trial_id, "w", "cpu")
+    for epoch, value in enumerate(curve, start=1):
+        services.record_epoch(trial_id, epoch, {"val_accuracy": value})
+    if state == "complete":
+        services.complete_trial(trial_id, {"val_accuracy": curve[-1]})
+
+
+def test_median_stopping_prunes_a_trial_below_the_others(start_search, monkeypatch):
+    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    search = start_search(max_trials=4, parallelism=1, training={"epochs": 4}, pruner="median",
+                          pruner_settings={"warmup_epochs": 1, "min_trials": 2})
+    for _ in range(3):
+        (trial_id,) = services.advance_search(search.id)
+        finish(trial_id, [0.8, 0.85, 0.9, 0.92])
+    (weak,) = services.advance_search(search.id)
+    services.claim_trial(weak, "w", "cpu")
+    services.record_epoch(weak, 1, {"val_accuracy": 0.3})
+    keep_going = services.record_epoch(weak, 2, {"val_accuracy": 0.31})
+    trial = Trial.objects.get(id=weak)
+    assert keep_going is False and trial.state == Trial.PRUNED
+    assert trial.metrics["pruned_at_epoch"] <= 2 and "median" in trial.error.lower()
+
+
+def test_bad_pruner_settings_name_the_problem(start_search):
+    with pytest.raises(ValidationError) as exc:
+        start_search(pruner="successive_halving", pruner_settings={"bogus": 1})
+    assert "bogus" in str(exc.value.message_dict["pruner_settings"])
+    with pytest.raises(ValidationError) as exc:
+        start_search(pruner="nope")
+    assert "pruner" in exc.value.message_dict
+    assert not Search.objects.exists()
+
+
+def test_warm_start_counts_earlier_trials_and_never_repeats_them(start_search, monkeypatch):
+    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    tiny = {"min_depth": 1, "max_depth": 1, "widths": [8, 16, 32], "activations": ["relu"], "dropouts": [0.0],
+            "norms": ["none"]}
+    earlier = start_search(name="earlier", space_spec=tiny, max_trials=2, parallelism=2)
+    for trial_id in services.advance_search(earlier.id):
+        finish(trial_id, [0.5])
+    later = start_search(name="later", space_spec=tiny, max_trials=3, parallelism=3, warm_start_from=[earlier])
+    services.advance_search(later.id)
+    seen_before = set(earlier.trials.values_list("arch_key", flat=True))
+    new = list(later.trials.values_list("arch_key", flat=True))
+    assert len(new) == 1 and not seen_before & set(new)  # only one of the three widths was left
+
+
+def test_warm_start_needs_the_same_kind_of_space(start_search):
+    earlier = start_search(name="earlier")
+    with pytest.raises(ValidationError) as exc:
+        start_search(name="later", space_kind="transformer", warm_start_from=[earlier])
+    assert "warm_start_from" in exc.value.message_dict
