@@ -106,3 +106,35 @@ def pareto_figure(trials: list[dict], x_metric: str, x_direction: str,
             "yaxis": {"title": {"text": metric_label(y_metric, labels)}},
         },
     }
+
+
+def arch_weights_figure(weights: dict[str, dict[str, float]], epoch: int | None = None) -> dict:
+    """Heat map of a one-shot search's architecture weights: one row per decision (edge),
+    one column per choice (op), colour = probability."""
+    decisions = list(weights)
+    choices: list[str] = []
+    for probs in weights.values():
+        choices += [c for c in probs if c not in choices]
+    z = [[weights[d].get(c) for c in choices] for d in decisions]
+    return {
+        "data": [{"type": "heatmap", "x": choices, "y": decisions, "z": z, "zmin": 0, "zmax": 1,
+                  "colorscale": "Blues", "hoverongaps": False,
+                  "text": [[f"{v:.2f}" if v is not None else "" for v in row] for row in z],
+                  "texttemplate": "%{text}", "colorbar": {"title": {"text": "weight"}}}],
+        "layout": {"margin": {"l": 110, "r": 10, "t": 30, "b": 60}, "height": 120 + 34 * len(decisions),
+                   "title": {"text": f"epoch {epoch}" if epoch else "", "font": {"size": 13}},
+                   "yaxis": {"autorange": "reversed"}},
+    }
+
+
+def oneshot_curve_figure(history: list[dict]) -> dict:
+    """Supernet training per epoch: accuracies on the left axis, losses on the right."""
+    series = [name for name in ("train_accuracy", "val_accuracy", "train_loss", "val_loss")
+              if any(name in h for h in history)]
+    data = [{"type": "scatter", "mode": "lines+markers", "name": name.replace("_", " "),
+             "x": [h["epoch"] for h in history if name in h], "y": [h[name] for h in history if name in h],
+             "yaxis": "y" if "accuracy" in name else "y2"} for name in series]
+    return {"data": data, "layout": {
+        "margin": {"l": 50, "r": 50, "t": 10, "b": 40}, "height": 300, "legend": {"orientation": "h"},
+        "xaxis": {"title": {"text": "supernet epoch"}}, "yaxis": {"title": {"text": "accuracy"}},
+        "yaxis2": {"title": {"text": "loss"}, "overlaying": "y", "side": "right"}}}

@@ -37,3 +37,6 @@ class SearchConsumer(AsyncJsonWebsocketConsumer):
 
     async def search_update(self, event):
         await self.send_json({"type": "search", "search": event["search"]})
+
+    async def oneshot_update(self, event):
+        await self.send_json({"type": "oneshot", "epoch": event["epoch"]})

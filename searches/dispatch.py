@@ -23,6 +23,11 @@ def run_trial_later(trial_id: int, device: str) -> None:
     transaction.on_commit(lambda: _send("trial", trial_id, queue))
 
 
+def run_oneshot_later(search_id: int, device: str) -> None:
+    queue = queue_name("gpu" if device == "gpu" else "cpu")
+    transaction.on_commit(lambda: _send("oneshot", search_id, queue))
+
+
 def _send(kind: str, object_id: int, queue: str) -> None:
     if settings.NASWEB_EMBEDDED_WORKER:
         from .embedded import embedded_worker
@@ -31,5 +36,5 @@ def _send(kind: str, object_id: int, queue: str) -> None:
         return
     from . import tasks
 
-    task = tasks.advance_search if kind == "advance" else tasks.run_trial
+    task = {"advance": tasks.advance_search, "trial": tasks.run_trial, "oneshot": tasks.run_oneshot}[kind]
     task.apply_async(args=[object_id], queue=queue)

@@ -44,6 +44,8 @@ class EmbeddedWorker:
             try:
                 if kind == "advance":
                     services.advance_search(object_id)
+                elif kind == "oneshot":
+                    runner.run_oneshot_search(object_id, worker=self.name)
                 else:
                     runner.run_trial(object_id, worker=self.name)
             except Exception:

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from . import services
 from .models import Search
+from .oneshot.registry import ONESHOT_STRATEGIES
 from .pruning import PRUNERS
 from .spaces.registry import SPACES
 from .strategies.registry import STRATEGIES
@@ -136,10 +137,15 @@ def second_objective_choices() -> list[tuple[str, str]]:
 class SearchForm(forms.Form):
     name = forms.CharField(max_length=120)
     space_kind = forms.ChoiceField(label="Search space", choices=[(k, c.label) for k, c in SPACES.items()])
-    strategy = forms.ChoiceField(choices=[(k, c.label) for k, c in STRATEGIES.items()])
+    strategy = forms.ChoiceField(choices=[
+        ("Trial by trial", [(k, c.label) for k, c in STRATEGIES.items()]),
+        ("One-shot (one supernet, weight sharing)", [(k, c.label) for k, c in ONESHOT_STRATEGIES.items()]),
+    ])
     strategy_settings = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}),
-        help_text='JSON, e.g. {"population": 20}; empty for the defaults')
+        help_text='JSON, e.g. {"population": 20}; empty for the defaults. One-shot: epochs, arch_lr, '
+                  'order (DARTS 1 or 2), early_stop_skips, latency_target (proxyless: raspi4, pixel3, eyeriss, fpga, '
+                  'cpu, macs) with latency_weight, rank_check_archs (Kendall tau on that many cells)')
     second_objective = forms.ChoiceField(
         required=False, label="Second objective", choices=lambda: second_objective_choices(),
         help_text="adds a Pareto front to the search page; NSGA-II optimises both")

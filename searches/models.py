@@ -99,6 +99,9 @@ class Search(models.Model):
     pruner_settings = models.JSONField(default=dict, blank=True)
     #: Earlier searches whose finished trials this one takes as prior history.
     warm_start_from = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="warm_started")
+    #: One-shot searches train a supernet in one long task: who claimed it, and what it derived.
+    oneshot_worker = models.CharField(max_length=200, blank=True)
+    oneshot_result = models.JSONField(default=dict, blank=True)
     max_trials = models.PositiveIntegerField(null=True, blank=True)
     max_seconds = models.PositiveIntegerField(null=True, blank=True)
     parallelism = models.PositiveSmallIntegerField(default=1)
@@ -183,3 +186,15 @@ class TrialMetric(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["trial", "epoch", "name"], name="one_value_per_epoch_metric"),
         ]
+
+
+class OneShotEpoch(models.Model):
+    """One epoch of a one-shot search: architecture weights per decision and training figures."""
+
+    search = models.ForeignKey(Search, on_delete=models.CASCADE, related_name="oneshot_epochs")
+    epoch = models.PositiveIntegerField()
+    info = models.JSONField()
+
+    class Meta:
+        ordering = ["search", "epoch"]
+        constraints = [models.UniqueConstraint(fields=["search", "epoch"], name="one_row_per_oneshot_epoch")]

@@ -113,3 +113,61 @@ def _train_trial(trial, device: str):
         "threads": settings.NASWEB_TORCH_THREADS,
     })
     return train(model, data, config, on_epoch=lambda r: services.record_epoch(trial.id, r.epoch, r.as_metrics()))
+
+
+# --- one-shot searches ----------------------------------------------------------------------------
+def run_oneshot_search(search_id: int, worker: str) -> None:
+    """Train the supernet of a one-shot search in one task, pushing each epoch, then derive."""
+    search = services.claim_oneshot(search_id, worker)
+    if search is None:
+        return
+    try:
+        result = _run_supernet(search)
+    except Exception as exc:
+        log.warning("one-shot search %s failed: %s", search_id, exc)
+        services.fail_oneshot(search_id, f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=6)}")
+        return
+    services.finish_oneshot(search_id, result)
+
+
+def _run_supernet(search) -> dict:
+    from .oneshot.registry import run_oneshot
+
+    space = search.space.build()
+    data = load_project_data(search.project.dataset, search.seed)
+    engine_settings, web = services.split_oneshot_settings(search.strategy_settings)
+    device = resolve_device("auto") if search.device == "gpu" else "cpu"
+    engine_settings = {**engine_settings, "device": device, "threads": settings.NASWEB_TORCH_THREADS}
+    extra = _latency_extra(space, data, web["latency_target"]) if search.strategy == "proxyless" else {}
+    result = run_oneshot(search.strategy, space, data, engine_settings, search.seed,
+                         on_epoch=lambda epoch, info: services.record_oneshot_epoch(search.id, epoch, info), **extra)
+    payload = result.to_dict()
+    payload["device"] = device
+    if web["rank_check_archs"]:
+        payload["ranking"] = _rank_check(search, space, data, result.supernet, web["rank_check_archs"])
+    return payload
+
+
+def _latency_extra(space, data, target: str) -> dict:
+    if not target:
+        return {}
+    from .oneshot.latency import build_latency_table
+
+    costs = build_latency_table(space, target, data.input_shape, data.num_classes)
+    return {"latency_table": costs.table, "latency_base_ms": costs.base}  # MMACs for "macs": a proxy scale
+
+
+def _rank_check(search, space, data, supernet, count: int) -> dict:
+    """Kendall's tau between supernet-inherited and stand-alone accuracy on `count` sampled cells."""
+    import random
+
+    from .oneshot.ranking import supernet_ranking
+
+    rng, archs, seen = random.Random(search.seed), [], set()
+    while len(archs) < min(count, space.size()):
+        arch = space.sample(rng)
+        if space.key(arch) not in seen:
+            seen.add(space.key(arch))
+            archs.append(arch)
+    config = TrainConfig.from_dict({**search.training, "seed": search.seed, "threads": settings.NASWEB_TORCH_THREADS})
+    return supernet_ranking(supernet, space, archs, data, config).to_dict()

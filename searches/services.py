@@ -22,7 +22,8 @@ from django.utils import timezone
 
 from . import dispatch, events
 from .constraints import ConstraintError, build_checks, params_counter, validate_constraints
-from .models import Dataset, Project, Search, SearchSpace, Trial, TrialMetric
+from .models import Dataset, OneShotEpoch, Project, Search, SearchSpace, Trial, TrialMetric
+from .oneshot.registry import ONESHOT_STRATEGIES
 from .pruning import PRUNERS, build_pruner
 from .spaces.base import SpecError
 from .spaces.registry import SPACES, build_space
@@ -314,17 +315,20 @@ def start_search(project: Project, user, *, name: str, space_kind: str, space_sp
     space = validate_space(space_kind, space_spec or {})
     _check_space_fits_dataset(project.dataset, space_kind)
     _check_space_builds_for_data(space, project.dataset, seed)
-    if strategy not in STRATEGIES:
+    if strategy not in STRATEGIES and strategy not in ONESHOT_STRATEGIES:
         raise ValidationError({"strategy": f"unknown strategy {strategy!r}"})
     try:
         constraints = validate_constraints(constraints or [], frozenset(target_cost_metrics(space_kind)))
     except ConstraintError as exc:
         raise ValidationError({"constraints": str(exc)}) from exc
     objectives = validate_objectives(objectives, space_kind)
-    try:
-        build_strategy(strategy, space, strategy_settings_for(strategy, strategy_settings or {}, objectives), seed)
-    except SpecError as exc:
-        raise _spec_error(exc, "strategy_settings.") from exc
+    if strategy in ONESHOT_STRATEGIES:
+        _check_oneshot(project.dataset, space, strategy, strategy_settings or {}, seed)
+    else:
+        try:
+            build_strategy(strategy, space, strategy_settings_for(strategy, strategy_settings or {}, objectives), seed)
+        except SpecError as exc:
+            raise _spec_error(exc, "strategy_settings.") from exc
     training = validate_training(training or {})
     _check_pruner(pruner, pruner_settings or {}, objectives[0], training["epochs"])
     warm_start_from = _check_warm_start(project, space_kind, warm_start_from)
@@ -348,6 +352,41 @@ def start_search(project: Project, user, *, name: str, space_kind: str, space_sp
         search.warm_start_from.set(warm_start_from)
         dispatch.advance_later(search.id)
     return search
+
+
+#: One-shot settings the web side handles itself (the rest go to the engine).
+ONESHOT_WEB_SETTINGS = {"latency_target": "", "rank_check_archs": 0}
+LATENCY_TARGETS = ("raspi4", "pixel3", "eyeriss", "fpga", "cpu", "macs")
+
+
+def split_oneshot_settings(settings: dict) -> tuple[dict, dict]:
+    """(engine settings, web settings) of a one-shot search."""
+    web = {k: settings.get(k, default) for k, default in ONESHOT_WEB_SETTINGS.items()}
+    return {k: v for k, v in settings.items() if k not in ONESHOT_WEB_SETTINGS}, web
+
+
+def _check_oneshot(dataset: Dataset, space, strategy: str, settings: dict, seed: int) -> None:
+    from .oneshot.registry import build_oneshot
+    from .runner import load_project_data
+
+    if dataset.source == Dataset.BENCHMARK:
+        raise ValidationError({"strategy": "one-shot search trains a supernet on data; a benchmark table has none"})
+    engine, web = split_oneshot_settings(settings)
+    if web["latency_target"] and (strategy != "proxyless" or web["latency_target"] not in LATENCY_TARGETS):
+        raise ValidationError({"strategy_settings": f"latency_target is for proxyless, one of {list(LATENCY_TARGETS)}"})
+    if not isinstance(web["rank_check_archs"], int) or not 0 <= web["rank_check_archs"] <= 200:
+        raise ValidationError({"strategy_settings": "rank_check_archs must be a whole number from 0 to 200"})
+    extra = {}
+    if web["latency_target"]:
+        from .oneshot.supernet import choice_label
+
+        # Shape only: the real table is built by the worker that trains the supernet.
+        extra["latency_table"] = {d.name: {choice_label(c): 1.0 for c in d.choices} for d in space.decisions}
+    try:
+        build_oneshot(strategy, space, load_project_data(dataset, seed), engine, seed, **extra)
+    except SpecError as exc:
+        field = "space_kind" if exc.field in ("space", "dataset") else f"strategy_settings.{exc.field}"
+        raise ValidationError({field: exc.message}) from exc
 
 
 def _check_pruner(pruner: str, settings: dict, objective: dict, epochs: int) -> None:
@@ -452,6 +491,9 @@ def advance_search(search_id: int) -> list[int]:
         reap_stale_trials(search)
         trials = list(search.trials.all())
         open_count = sum(t.state in Trial.OPEN_STATES for t in trials)
+        if search.strategy in ONESHOT_STRATEGIES:
+            _advance_oneshot(search, open_count)
+            return []
         wanted = min(search.parallelism - open_count, _trials_left(search, len(trials)))
         try:
             created = _create_trials(search, trials, wanted) if wanted > 0 else []
@@ -462,6 +504,14 @@ def advance_search(search_id: int) -> list[int]:
         if not created and open_count == 0:
             _complete_search(search, exhausted=wanted > 0)
     return [t.id for t in created]
+
+
+def _advance_oneshot(search: Search, open_count: int) -> None:
+    """A one-shot search is one supernet task, then any retrains the user asks for."""
+    if not search.oneshot_result and not search.oneshot_worker:
+        dispatch.run_oneshot_later(search.id, search.device)
+    elif search.oneshot_result and open_count == 0:
+        _complete_search(search, exhausted=False)
 
 
 def _trials_left(search: Search, created: int) -> int:
@@ -521,6 +571,8 @@ def recover_active_searches(orphaned_worker_prefix: str) -> int:
         with transaction.atomic():
             Trial.objects.filter(search=search, state=Trial.RUNNING,
                                  worker__startswith=orphaned_worker_prefix).update(state=Trial.QUEUED, worker="")
+            Search.objects.filter(id=search.id, oneshot_result={},
+                                  oneshot_worker__startswith=orphaned_worker_prefix).update(oneshot_worker="")
             for trial_id in search.trials.filter(state=Trial.QUEUED).values_list("id", flat=True):
                 dispatch.run_trial_later(trial_id, search.device)
             dispatch.advance_later(search.id)
@@ -606,3 +658,61 @@ def _finish(trial_id: int, state: str, metrics: dict | None = None, error: str =
             dispatch.advance_later(trial.search_id)
     return bool(updated)
 
+
+
+# --- one-shot searches ------------------------------------------------------------------------
+def claim_oneshot(search_id: int, worker: str) -> Search | None:
+    updated = Search.objects.filter(id=search_id, state=Search.RUNNING, oneshot_worker="").update(
+        oneshot_worker=worker[:200])
+    if not updated:
+        return None
+    return Search.objects.select_related("space", "project__dataset").get(id=search_id)
+
+
+def record_oneshot_epoch(search_id: int, epoch: int, info: dict) -> bool:
+    """Store one supernet epoch and push it; False tells the one-shot loop to stop."""
+    with transaction.atomic():
+        OneShotEpoch.objects.update_or_create(search_id=search_id, epoch=epoch, defaults={"info": info})
+        events.send_on_commit(search_id, {"type": "oneshot.update", "epoch": epoch})
+    return not Search.objects.filter(id=search_id, state=Search.CANCELLED).exists()
+
+
+def finish_oneshot(search_id: int, result: dict) -> None:
+    with transaction.atomic():
+        Search.objects.filter(id=search_id).update(oneshot_result=result)
+        events.send_on_commit(search_id, {"type": "oneshot.update", "epoch": result.get("epochs_run")})
+        dispatch.advance_later(search_id)
+
+
+def fail_oneshot(search_id: int, error: str) -> None:
+    with transaction.atomic():
+        search = Search.objects.get(id=search_id)
+        if search.state == Search.RUNNING:
+            _fail_search(search, error)
+
+
+def retrain_architecture(search: Search, arch: dict) -> Trial:
+    """Train an architecture (e.g. the one a supernet derived) as an ordinary trial of the search."""
+    space = search.space.build()
+    try:
+        space.validate_arch(arch)
+    except SpecError as exc:
+        raise ValidationError({"arch": exc.message}) from exc
+    key = space.key(arch)
+    with transaction.atomic():
+        search = Search.objects.select_for_update().get(id=search.id)
+        existing = search.trials.filter(arch_key=key).first()
+        if existing is not None:
+            raise ValidationError({"arch": f"this architecture is already trial {existing.number}"})
+        if search.state not in (Search.RUNNING, Search.DONE):
+            raise ValidationError({"arch": f"the search is {search.state}"})
+        if search.state == Search.DONE:
+            search.state, search.finished_at = Search.RUNNING, None
+            search.save(update_fields=["state", "finished_at"])
+            events.search_changed(search)
+        number = (search.trials.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+        trial = Trial.objects.create(search=search, number=number, arch=arch, arch_key=key,
+                                     description=space.describe(arch)[:300])
+        events.trial_changed(trial)
+        dispatch.run_trial_later(trial.id, search.device)
+    return trial

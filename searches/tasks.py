@@ -19,3 +19,9 @@ def advance_search(search_id: int) -> None:
 def run_trial(self, trial_id: int) -> None:
     hostname = self.request.hostname or socket.gethostname()
     runner.run_trial(trial_id, worker=hostname)
+
+
+@shared_task(bind=True, name="searches.run_oneshot", acks_late=True, max_retries=0, time_limit=24 * 3600)
+def run_oneshot(self, search_id: int) -> None:
+    hostname = self.request.hostname or socket.gethostname()
+    runner.run_oneshot_search(search_id, worker=hostname)

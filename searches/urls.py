@@ -13,5 +13,6 @@ urlpatterns = [
     path("searches/<int:search_id>/pause/", views.search_pause, name="search_pause"),
     path("searches/<int:search_id>/resume/", views.search_resume, name="search_resume"),
     path("searches/<int:search_id>/cancel/", views.search_cancel, name="search_cancel"),
+    path("searches/<int:search_id>/retrain/", views.search_retrain, name="search_retrain"),
     path("trials/<int:trial_id>/", views.trial_detail, name="trial_detail"),
 ]

@@ -103,7 +103,27 @@ def search_state(search) -> dict:
                                            services.target_cost_metrics(search.space.kind)),
         },
         "socket": f"/ws/searches/{search.id}/",
+        **oneshot_state(search),
     }
+
+
+def oneshot_state(search) -> dict:
+    """The supernet's progress for one-shot searches: weights heat map, curves, result."""
+    if search.strategy not in services.ONESHOT_STRATEGIES:
+        return {}
+    history = [row.info | {"epoch": row.epoch} for row in search.oneshot_epochs.all()]
+    result = search.oneshot_result
+    latest = history[-1] if history else {}
+    weights = result["arch_weights"][-1] if result.get("arch_weights") else latest.get("arch_weights", {})
+    derived = {"arch": result["arch"], "description": result["description"]} if result else (
+        {"arch": latest["derived_arch"], "description": latest.get("derived_description", "")}
+        if "derived_arch" in latest else None)
+    return {"oneshot": {
+        "epochs": len(history), "derived": derived, "finished": bool(result),
+        "ranking": result.get("ranking"), "timings": result.get("timings"),
+        "charts": {"weights": charts.arch_weights_figure(weights, latest.get("epoch")),
+                   "supernet": charts.oneshot_curve_figure(history)},
+    }}
 
 
 @login_required
@@ -129,6 +149,23 @@ def _control(action):
             messages.warning(request, f"The search is {search.state}; nothing changed.")
         return redirect("searches:search_detail", search.id)
     return view
+
+
+@login_required
+@require_POST
+def search_retrain(request, search_id):
+    search = search_for_user(request.user, search_id)
+    derived = oneshot_state(search).get("oneshot", {}).get("derived")
+    if not search.oneshot_result or not derived:
+        messages.warning(request, "The supernet has not derived an architecture yet.")
+        return redirect("searches:search_detail", search.id)
+    try:
+        trial = services.retrain_architecture(search, derived["arch"])
+    except ValidationError as exc:
+        messages.warning(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Retraining the derived architecture as trial {trial.number}.")
+    return redirect("searches:search_detail", search.id)
 
 
 search_pause = _control(services.pause_search)

@@ -21,6 +21,7 @@ ENGINE_PACKAGES = (
     "searches.training",
     "searches.estimators",
     "searches.benchmarks",
+    "searches.oneshot",
     "devices.costs",
 )
 # Top-level packages of this project; outside the engine packages they are Django apps or settings.

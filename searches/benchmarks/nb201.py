@@ -17,7 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..spaces.nb201 import NB201Space, arch_to_string
+from ..spaces.base import SpecError
+from ..spaces.nb201 import OPS, NB201Space, arch_to_string, string_to_arch
 from ..strategies.base import COMPLETE, Objective, TrialRecord
 from ..strategies.registry import build_strategy
 
@@ -45,6 +46,7 @@ class Nb201Table:
         self.rows = rows
         self._by_arch = {row.arch: row for row in rows}
         self._by_index = {row.index: row for row in rows if row.index is not None}
+        self._space: NB201Space | None = None
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Nb201Table":
@@ -78,6 +80,23 @@ class Nb201Table:
 
     def best(self, column: str) -> Nb201Row:
         return max(self.rows, key=lambda row: getattr(row, column))
+
+    def space(self) -> NB201Space:
+        """The NB201 space over the ops this table uses; the table must hold every one of its cells,
+        so that any architecture a strategy proposes can be answered."""
+        if self._space is None:
+            used = set()
+            for row in self.rows:
+                try:
+                    used.update(string_to_arch(row.arch).values())
+                except SpecError as exc:
+                    raise BenchmarkTableError(f"row {row.arch!r}: {exc.message}") from exc
+            space = NB201Space({"ops": [op for op in OPS if op in used]})
+            if len(self._by_arch) != space.size():
+                raise BenchmarkTableError(f"the table has {len(self._by_arch):,} distinct cells, but its ops "
+                                          f"{space.spec['ops']} make {space.size():,}; it must list every cell")
+            self._space = space
+        return self._space
 
 
 def _parse_rows(handle: io.TextIOBase, path: Path) -> list[Nb201Row]:
@@ -122,8 +141,7 @@ def run_search(strategy_name: str, queries: int, seed: int, table: Nb201Table,
     that test accuracy after every query (budget-agnostic strategies can be read
     at any smaller budget from it).
     """
-    space = NB201Space()
-    strategy = build_strategy(strategy_name, space, settings, seed, Objective("val_accuracy", "max"))
+    strategy = build_strategy(strategy_name, table.space(), settings, seed, Objective("val_accuracy", "max"))
     evaluator = BenchmarkEvaluator(table)
     history: list[TrialRecord] = []
     best: Nb201Row | None = None
@@ -152,6 +170,7 @@ def run_search(strategy_name: str, queries: int, seed: int, table: Nb201Table,
 def run_seeds(strategy_name: str, queries: int, seeds: int, table: Nb201Table,
               settings: dict | None = None, workers: int = 1) -> list[dict]:
     """run_search for seeds 0..seeds-1, spread over `workers` processes."""
+    table.space()  # check the table once, here, rather than in every worker
     if workers <= 1:
         return [run_search(strategy_name, queries, seed, table, settings) for seed in range(seeds)]
     with ProcessPoolExecutor(workers, initializer=_keep_table, initargs=(table,)) as pool:

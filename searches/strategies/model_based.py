@@ -8,10 +8,14 @@ space is what makes these methods practical (White et al. 2021).
 
 from __future__ import annotations
 
+import functools
 import random
 from abc import abstractmethod
 
 import numpy as np
+from scipy.special import ndtri
+from scipy.stats import rankdata
+from threadpoolctl import ThreadpoolController
 
 from ..spaces.base import SpecError
 from .base import Strategy, TrialRecord
@@ -35,7 +39,7 @@ class ModelBasedStrategy(Strategy):
     @abstractmethod
     def acquisition(self, x_train: np.ndarray, y_train: np.ndarray, x_candidates: np.ndarray,
                     rng: np.random.Generator) -> np.ndarray:
-        """One value per candidate row; the highest is proposed first. y_train is standardised."""
+        """One value per candidate row; the highest is proposed first. y_train is on normal scores."""
 
     def ask(self, history: list[TrialRecord], n: int) -> list[dict]:
         rng = self.rng(history)
@@ -46,35 +50,64 @@ class ModelBasedStrategy(Strategy):
         candidates = self.candidate_pool(scored, rng, seen)
         out: list[dict] = []
         if candidates:
-            x_train = self.encode_all([t.arch for _, t in scored])
-            y_train = _standardise(np.array([s for s, _ in scored]))
-            values = self.acquisition(x_train, y_train, self.encode_all(candidates), _numpy_rng(rng))
+            x_train = self.encode_all([(self.space.key(t.arch), t.arch) for _, t in scored])
+            y_train = normal_scores(np.array([s for s, _ in scored]))
+            with single_threaded_blas():
+                values = self.acquisition(x_train, y_train, self.encode_all(candidates), _numpy_rng(rng))
             for index in np.argsort(-values, kind="stable")[:n]:
-                seen.add(self.space.key(candidates[index]))
-                out.append(candidates[index])
+                key, arch = candidates[index]
+                seen.add(key)
+                out.append(arch)
         return out + self.fill_random(rng, seen, n - len(out))
 
     def candidate_pool(self, scored: list[tuple[float, TrialRecord]], rng: random.Random,
-                       seen: set[str]) -> list[dict]:
-        """Unseen, feasible neighbours of the best trials, then random architectures; no repeats."""
+                       seen: set[str]) -> list[tuple[str, dict]]:
+        """(key, arch) of unseen, feasible neighbours of the best trials, then of random architectures."""
         pooled = set(seen)
-        pool: list[dict] = []
+        pool: list[tuple[str, dict]] = []
         best = sorted(scored, key=lambda pair: (-pair[0], pair[1].number))[: self.settings["parents"]]
         for _, trial in best:
             for key, arch in self.neighbours_of(trial.arch):
                 if key not in pooled and self.feasible(arch):
                     pooled.add(key)
-                    pool.append(arch)
-        pool.extend(self.sample_new(rng, pooled, self.settings["random_candidates"]))
+                    pool.append((key, arch))
+        pool.extend((self.space.key(a), a) for a in self.sample_new(rng, pooled, self.settings["random_candidates"]))
         return pool
 
-    def encode_all(self, archs: list[dict]) -> np.ndarray:
-        return np.array([self.space.encode(a) for a in archs], dtype=float).reshape(len(archs), -1)
+    def encode_all(self, keyed_archs: list[tuple[str, dict]]) -> np.ndarray:
+        """Encodings as rows; memoised by key, since the same neighbours come back ask after ask."""
+        cache = self.__dict__.setdefault("_encoding_cache", {})
+        rows = []
+        for key, arch in keyed_archs:
+            if key not in cache:
+                cache[key] = self.space.encode(arch)
+            rows.append(cache[key])
+        return np.array(rows, dtype=float).reshape(len(rows), -1)
 
 
-def _standardise(values: np.ndarray) -> np.ndarray:
-    spread = values.std()
-    return (values - values.mean()) / (spread if spread > 0 else 1.0)
+def normal_scores(values: np.ndarray) -> np.ndarray:
+    """Scores mapped through their ranks onto standard normal quantiles (a Gaussian copula).
+
+    Accuracies have a long tail of broken architectures; on the raw scale those
+    outliers would dominate the fit and flatten the region that matters, the top.
+    """
+    ranks = rankdata(values)
+    return ndtri(ranks / (len(values) + 1))
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def single_threaded_blas():
+    """A context that keeps numpy's BLAS on one thread.
+
+    The matrices here are a few hundred rows: threads gain nothing on them, and on
+    a busy machine (a worker training models next door) spinning BLAS threads made
+    each product up to 50 times slower.
+    """
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def _numpy_rng(rng: random.Random) -> np.random.Generator:

@@ -73,9 +73,9 @@ def non_dominated_fronts(points: np.ndarray) -> list[list[int]]:
 
 def crowding_distances(points: np.ndarray, front: list[int]) -> dict[int, float]:
     """How isolated each member of a front is; its extremes are infinitely isolated."""
-    distance = dict.fromkeys(front, 0.0)
     if len(front) <= 2:
         return dict.fromkeys(front, float("inf"))
+    distance = dict.fromkeys(front, 0.0)
     for m in range(points.shape[1]):
         ordered = sorted(front, key=lambda i: points[i, m])
         span = points[ordered[-1], m] - points[ordered[0], m]

@@ -163,12 +163,24 @@ def task_loss(logits, y):
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
 
+def loss_function(task: str):
+    """The loss for a task, picked once so that the hot loop does no reshaping it does not need."""
+    import torch.nn.functional as F
+
+    return task_loss if task == LANGUAGE_MODELLING else F.cross_entropy
+
+
 def autocast_context(device: str, amp: bool):
+    return autocast_factory(device, amp)()
+
+
+def autocast_factory(device: str, amp: bool) -> Callable:
+    """A callable that opens the precision context of each step: float16 autocast, or nothing."""
     import torch
 
     if amp:
-        return torch.autocast(device_type=device, dtype=torch.float16)
-    return contextlib.nullcontext()
+        return lambda: torch.autocast(device_type=device, dtype=torch.float16)
+    return contextlib.nullcontext
 
 
 def evaluate(model, x, y, device: str, batch_size: int = 512, amp: bool = False) -> tuple[float, float]:
@@ -207,15 +219,18 @@ def perplexity(loss: float) -> float:
 
 
 # --- the loop -----------------------------------------------------------------------------
-def train_one_epoch(model, optimizer, scaler, x, y, order, batch_size: int, device: str, amp: bool):
+def train_one_epoch(model, optimizer, scaler, x, y, order, batch_size: int, device: str, amp: bool,
+                    loss_fn=task_loss):
     """One pass over the shuffled training split; returns (mean loss, samples seen).
 
     The loss is summed on the device and read once per epoch: reading it every
-    batch would make a GPU wait for each step.
+    batch would make a GPU wait for each step. Everything that can be decided once
+    (loss, precision context) is decided before the loop.
     """
     import torch
 
     model.train()
+    precision = autocast_factory(device, amp)
     loss_sum = torch.zeros((), device=device)
     seen = 0
     for start in range(0, len(order), batch_size):
@@ -224,8 +239,8 @@ def train_one_epoch(model, optimizer, scaler, x, y, order, batch_size: int, devi
             continue  # a batch of one breaks batch norm and adds nothing
         xb, yb = x[idx], y[idx]
         optimizer.zero_grad(set_to_none=True)
-        with autocast_context(device, amp):
-            loss = task_loss(model(xb), yb)
+        with precision():
+            loss = loss_fn(model(xb), yb)
         if scaler is None:
             loss.backward()
             optimizer.step()
@@ -233,7 +248,7 @@ def train_one_epoch(model, optimizer, scaler, x, y, order, batch_size: int, devi
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
-        loss_sum += loss.detach() * len(idx)
+        loss_sum.add_(loss.detach(), alpha=len(idx))  # in place: no new tensor per step
         seen += len(idx)
     return loss_sum.item() / max(seen, 1), seen
 
@@ -281,7 +296,7 @@ def train(model, data: DataSplits, config: TrainConfig,
         started = time.perf_counter()
         order = torch.randperm(len(x_train), generator=run.generator).to(device)
         train_loss, seen = train_one_epoch(run.model, run.optimizer, run.scaler, x_train, y_train, order,
-                                           config.batch_size, device, amp)
+                                           config.batch_size, device, amp, loss_function(data.task))
         train_seconds = time.perf_counter() - started
         run.scheduler.step()
         val_loss, val_acc = evaluate(run.model, x_val, y_val, device, amp=amp)

@@ -105,6 +105,10 @@ def open_zip(data: bytes, max_bytes: int) -> zipfile.ZipFile:
     return archive
 
 
+def maybe_gunzip(data: bytes, max_bytes: int) -> bytes:
+    return gunzip(data, max_bytes) if is_gzip(data) else data
+
+
 def zip_members(data: bytes, max_bytes: int) -> dict[str, bytes]:
     """Regular files of a zip archive by name (directories skipped), within the size limit."""
     archive = open_zip(data, max_bytes)
@@ -128,6 +132,16 @@ def tar_members(data: bytes, max_bytes: int) -> dict[str, bytes]:
 
 def is_tar(data: bytes) -> bool:
     return len(data) > 262 and data[257:262] == b"ustar"
+
+
+def archive_members(data: bytes, max_bytes: int) -> dict[str, bytes] | None:
+    """The files of a zip, tar or tar.gz archive; None when the data is not an archive."""
+    if data.startswith(b"PK"):
+        return zip_members(data, max_bytes)
+    unpacked = maybe_gunzip(data, max_bytes)
+    if is_tar(unpacked):
+        return tar_members(unpacked, max_bytes)
+    return None
 
 
 def decode_text(data: bytes) -> str:
@@ -186,27 +200,44 @@ def unit_range(x: np.ndarray) -> np.ndarray:
 
 # --- CSV ----------------------------------------------------------------------------------
 def read_csv(data: bytes, max_bytes: int, *, label_column: str, delimiter: str = ",") -> RawData:
-    """A header row, one label column, every other column numeric."""
-    rows = [row for row in csv.reader(io.StringIO(decode_text(data)), delimiter=delimiter) if row]
-    if not rows:
+    """A header row, one label column, every other column numeric; blank lines are skipped."""
+    if not isinstance(label_column, str):
+        raise DatasetError(f"label_column must be a column name, got {label_column!r}")
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise DatasetError(f"the delimiter must be one character, got {delimiter!r}")
+    reader = csv.reader(io.StringIO(decode_text(data)), delimiter=delimiter)
+    try:
+        header, features, labels = csv_rows(reader, label_column)
+    except csv.Error as exc:
+        raise DatasetError(f"the CSV file is malformed at line {reader.line_num}: {exc}") from exc
+    x = np.asarray(features, dtype=np.float32).reshape(len(features), len(header) - 1)
+    check_features(x)
+    y = csv_labels(labels)
+    num_classes = check_labels(y, len(x))
+    return RawData(x, y.astype(np.int64), num_classes, tabular=True)
+
+
+def csv_rows(reader, label_column: str) -> tuple[list[str], list[list[float]], list[str]]:
+    """(header, feature rows, label strings), checking each row as it is read."""
+    header = next((row for row in reader if row), None)
+    if header is None:
         raise DatasetError("the CSV file has no rows")
-    header, body = [h.strip() for h in rows[0]], rows[1:]
+    header = [h.strip() for h in header]
     if label_column not in header:
         raise DatasetError(f"the label column {label_column!r} is not in the header {header}")
     if len(header) < 2:
         raise DatasetError("the CSV file needs at least one feature column besides the labels")
     label_at = header.index(label_column)
     features, labels = [], []
-    for line, row in enumerate(body, start=2):
+    for row in reader:
+        if not row:
+            continue
+        line = reader.line_num
         if len(row) != len(header):
             raise DatasetError(f"line {line} has {len(row)} fields but the header has {len(header)}")
         labels.append(row[label_at].strip())
         features.append([csv_number(row[i], header[i], line) for i in range(len(row)) if i != label_at])
-    x = np.asarray(features, dtype=np.float32).reshape(len(features), len(header) - 1)
-    check_features(x)
-    y = csv_labels(labels)
-    num_classes = check_labels(y, len(x))
-    return RawData(x, y.astype(np.int64), num_classes, tabular=True)
+    return header, features, labels
 
 
 def csv_number(text: str, column: str, line: int) -> float:
@@ -270,18 +301,22 @@ def parse_idx(data: bytes, name: str) -> np.ndarray:
     return np.frombuffer(data, dtype, offset=header).reshape(dims)
 
 
-def idx_pairs(data: bytes, max_bytes: int, labels: bytes | None) -> list[tuple[str, bytes, str, bytes]]:
-    """(images name, images, labels name, labels) for a file plus labels, or each pair in a zip."""
-    if labels is not None:
-        return [("the images file", maybe_gunzip(data, max_bytes), "the labels file", maybe_gunzip(labels, max_bytes))]
-    if not data.startswith(b"PK"):
-        raise DatasetError("IDX uploads need the labels too: a zip holding images and labels files, "
-                           "or the labels_path option")
-    members = {n: maybe_gunzip(b, max_bytes) for n, b in zip_members(data, max_bytes).items()}
+def idx_pairs(data: bytes, max_bytes: int) -> list[tuple[str, bytes, str, bytes]]:
+    """(images name, images, labels name, labels) for each pair in the archive.
+
+    Images and labels files are told apart by their headers (3 and 1 dimensions)
+    and paired in name order, which pairs train-images with train-labels and
+    t10k-images with t10k-labels.
+    """
+    members = archive_members(data, max_bytes)
+    if members is None:
+        raise DatasetError("an IDX upload is an archive (zip, tar or tar.gz) holding the images file and the "
+                           "labels file; this is not an archive")
+    members = {n: maybe_gunzip(b, max_bytes) for n, b in members.items()}
     images = sorted(n for n, b in members.items() if idx_rank(b) == 3)
     label_files = sorted(n for n, b in members.items() if idx_rank(b) == 1)
     if not images or len(images) != len(label_files):
-        raise DatasetError(f"the zip must hold matching IDX image and label files; found "
+        raise DatasetError(f"the archive must hold matching IDX image and label files; found "
                            f"{len(images)} image and {len(label_files)} label files")
     return [(i, members[i], lab, members[lab]) for i, lab in zip(images, label_files, strict=True)]
 
@@ -291,15 +326,10 @@ def idx_rank(data: bytes) -> int:
     return data[3] if len(data) >= 4 and data[:2] == b"\x00\x00" and data[2] in IDX_DTYPES else 0
 
 
-def maybe_gunzip(data: bytes, max_bytes: int) -> bytes:
-    return gunzip(data, max_bytes) if is_gzip(data) else data
-
-
-def read_idx(data: bytes, max_bytes: int, *, labels_path: str | None = None) -> RawData:
-    """MNIST-style images (N, H, W) and labels (N,), from a zip of both or two files."""
-    labels = read_file(labels_path, max_bytes) if labels_path else None
+def read_idx(data: bytes, max_bytes: int) -> RawData:
+    """MNIST-style images (N, H, W) and labels (N,) from one archive (files may be gzipped)."""
     xs, ys = [], []
-    for images_name, images, labels_name, label_bytes in idx_pairs(data, max_bytes, labels):
+    for images_name, images, labels_name, label_bytes in idx_pairs(data, max_bytes):
         x, y = parse_idx(images, images_name), parse_idx(label_bytes, labels_name)
         if x.ndim != 3:
             raise DatasetError(f"{images_name} must hold images (count, rows, columns), got shape {x.shape}")
@@ -350,7 +380,8 @@ def unpickle_data(data: bytes, name: str):
         return DataOnlyUnpickler(io.BytesIO(data), encoding="bytes").load()
     except ForbiddenGlobal as exc:
         raise DatasetError(f"{name} is not a safe CIFAR batch: {exc}") from exc
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError) as exc:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            MemoryError) as exc:
         raise DatasetError(f"{name} is not a CIFAR python batch (corrupt pickle: {exc})") from exc
 
 
@@ -387,15 +418,14 @@ def cifar_batch(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def cifar_files(data: bytes, max_bytes: int) -> dict[str, bytes]:
     """One batch file, or the data/test batches of a tar, tar.gz or zip archive."""
-    data = maybe_gunzip(data, max_bytes)
-    if is_tar(data) or data.startswith(b"PK"):
-        members = tar_members(data, max_bytes) if is_tar(data) else zip_members(data, max_bytes)
+    members = archive_members(data, max_bytes)
+    if members is not None:
         batches = {n: b for n, b in sorted(members.items())
                    if os.path.basename(n).startswith(("data_batch", "test_batch"))}
         if not batches:
             raise DatasetError("the archive holds no data_batch_* or test_batch files")
         return batches
-    return {"the file": data}
+    return {"the file": maybe_gunzip(data, max_bytes)}
 
 
 def read_cifar(data: bytes, max_bytes: int) -> RawData:
@@ -453,7 +483,7 @@ class UploadFormat:
 UPLOAD_FORMATS: dict[str, UploadFormat] = {
     "csv": UploadFormat("csv", "CSV table with a label column", CLASSIFICATION, read_csv),
     "npz": UploadFormat("npz", "NumPy .npz with arrays X and y", CLASSIFICATION, read_npz),
-    "idx": UploadFormat("idx", "MNIST IDX images + labels (zip of both)", CLASSIFICATION, read_idx),
+    "idx": UploadFormat("idx", "MNIST IDX images + labels (zip or tar of both)", CLASSIFICATION, read_idx),
     "cifar": UploadFormat("cifar", "CIFAR-10 python batches", CLASSIFICATION, read_cifar),
     "text": UploadFormat("text", "Plain text (character-level language model)", LANGUAGE_MODELLING, read_text),
 }

@@ -21,6 +21,22 @@
 
   function better(a, b) { return objective.direction === "max" ? a > b : a < b; }
 
+  function drawOneShot(oneshot) {
+    if (!oneshot) return;
+    drawCharts(oneshot.charts);
+    document.getElementById("derived-arch").textContent = oneshot.derived ? oneshot.derived.description : "not yet";
+    document.getElementById("oneshot-progress").textContent =
+      oneshot.finished ? "(finished after " + oneshot.epochs + " epochs)" : "(epoch " + oneshot.epochs + ")";
+    document.getElementById("retrain").disabled = !oneshot.finished;
+    const ranking = document.getElementById("ranking");
+    if (oneshot.ranking) {
+      ranking.hidden = false;
+      ranking.textContent = "Kendall's tau between supernet-inherited and stand-alone accuracy over " +
+        oneshot.ranking.archs.length + " architectures: " + oneshot.ranking.tau.toFixed(3) +
+        " (p = " + oneshot.ranking.p_value.toFixed(3) + ")";
+    }
+  }
+
   function drawCharts(charts) {
     if (!window.Plotly) return;
     Object.entries(charts).forEach(function ([name, fig]) {
@@ -29,6 +45,7 @@
       (drawn.has(el) ? Plotly.react : Plotly.newPlot)(el, fig.data, fig.layout, {displaylogo: false, responsive: true});
       drawn.add(el);
     });
+    if (!charts.best) return;
     const best = charts.best.data[1].y;
     const shown = objective.metric.indexOf("accuracy") >= 0 ? pct : (v) => v.toLocaleString();
     document.getElementById("best-value").textContent = best.length ? shown(best[best.length - 1]) : "–";
@@ -103,6 +120,7 @@
     setSearch(state.search);
     drawTable();
     drawCharts(state.charts);
+    drawOneShot(state.oneshot);
   }
 
   function onMessage(msg) {
@@ -117,6 +135,8 @@
         const row = document.getElementById("trial-" + t.id);
         if (row) row.querySelector(".epoch").textContent = msg.epoch;
       }
+    } else if (msg.type === "oneshot") {
+      refreshSoon();
     } else if (msg.type === "search") {
       setSearch(msg.search);
     }

@@ -1,0 +1,34 @@
+"""Every strategy on every space with a supernet: derived architectures are valid, the report is JSON."""
+
+import json
+
+import pytest
+
+from searches.oneshot import ONESHOT_STRATEGIES, build_latency_table, run_oneshot
+from searches.spaces.base import SpecError
+
+SETTINGS = {
+    "random_oneshot": {"derive_samples": 2},
+    "enas": {"controller_steps": 1, "derive_samples": 2},
+    "darts": {},
+    "proxyless": {"latency_weight": 0.1},
+}
+
+
+@pytest.mark.parametrize("kind", ["nb201", "chain_mlp", "macro_cnn"])
+@pytest.mark.parametrize("name", sorted(ONESHOT_STRATEGIES))
+def test_derived_arch_is_valid_for_the_space(spaces, tiny_digits, kind, name):
+    space = spaces[kind]
+    extra = {}
+    if name == "proxyless":
+        costs = build_latency_table(space, "macs", tiny_digits.input_shape, tiny_digits.num_classes)
+        extra = {"latency_table": costs.table, "latency_base_ms": costs.base}
+    result = run_oneshot(name, space, tiny_digits, {"epochs": 1, **SETTINGS[name]}, seed=0, **extra)
+    space.validate_arch(result.arch)
+    assert set(result.arch_weights[0]) == {d.name for d in space.decisions}
+    json.dumps(result.to_dict())
+
+
+def test_unknown_strategy_is_refused(nb201, tiny_digits):
+    with pytest.raises(SpecError, match="unknown one-shot strategy"):
+        run_oneshot("gdas", nb201, tiny_digits)
