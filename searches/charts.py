@@ -118,9 +118,10 @@ def arch_weights_figure(weights: dict[str, dict[str, float]], epoch: int | None 
     z = [[weights[d].get(c) for c in choices] for d in decisions]
     return {
         # Scaled to the largest weight, not to 1: early in a search all weights sit near
-        # 1/len(choices), and the differences are what the user is watching.
+        # 1/len(choices), and the differences are what the user is watching. (plotly.js runs
+        # Blues from dark to light, hence reversed: heavy ops are dark.)
         "data": [{"type": "heatmap", "x": choices, "y": decisions, "z": z, "zmin": 0,
-                  "colorscale": "Blues", "reversescale": True,  # plotly.js Blues runs dark to light "hoverongaps": False,
+                  "colorscale": "Blues", "reversescale": True, "hoverongaps": False,
                   "text": [[f"{v:.2f}" if v is not None else "" for v in row] for row in z],
                   "texttemplate": "%{text}", "colorbar": {"title": {"text": "weight"}}}],
         "layout": {"margin": {"l": 110, "r": 10, "t": 30, "b": 60}, "height": 120 + 34 * len(decisions),
