@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from . import services
 from .models import Search
 from .oneshot.registry import ONESHOT_STRATEGIES
+from .estimators.zero_cost import PROXIES
 from .pruning import PRUNERS
 from .spaces.registry import SPACES
 from .strategies.registry import STRATEGIES
@@ -174,6 +175,19 @@ class SearchForm(forms.Form):
     batch_size = forms.IntegerField(min_value=2, max_value=4096, initial=64)
     lr = forms.FloatField(min_value=1e-6, max_value=10, initial=3e-3, label="Learning rate")
     optimizer = forms.ChoiceField(choices=[(o, o) for o in services.OPTIMIZERS], initial="adamw")
+    data_fraction = forms.FloatField(min_value=0.01, max_value=1, initial=1.0, label="Data fraction",
+                                     help_text="low fidelity: train each trial on this share of the training split")
+    width_multiplier = forms.FloatField(min_value=0.05, max_value=4, initial=1.0, label="Width multiplier",
+                                        help_text="low fidelity: train a thinner (or wider) copy of each architecture")
+    prerank_proxy = forms.ChoiceField(required=False, label="Zero-cost pre-ranking",
+                                      choices=lambda: [("", "off"), *((p, p) for p in PROXIES)],
+                                      help_text="score several untrained candidates per slot; train only the best")
+    prerank_pool = forms.IntegerField(min_value=2, max_value=50, initial=4, label="Candidates per slot",
+                                      help_text="how many proposals the filters choose from for each trial")
+    surrogate_quantile = forms.FloatField(required=False, min_value=0.01, max_value=0.99,
+                                          label="Skip candidates predicted below this quantile",
+                                          help_text="a predictor fitted on finished trials; e.g. 0.5 skips those "
+                                                    "predicted worse than the median trial")
 
     def __init__(self, *args, project=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -217,7 +231,12 @@ class SearchForm(forms.Form):
 
     def training(self) -> dict:
         d = self.cleaned_data
-        return {k: d[k] for k in ("epochs", "batch_size", "lr", "optimizer")}
+        return {k: d[k] for k in ("epochs", "batch_size", "lr", "optimizer", "data_fraction", "width_multiplier")}
+
+    def estimation(self) -> dict:
+        d = self.cleaned_data
+        return {"prerank_proxy": d["prerank_proxy"], "prerank_pool": d["prerank_pool"],
+                "surrogate_quantile": d["surrogate_quantile"]}
 
     def objectives(self) -> list[dict]:
         objectives = [{"metric": "val_accuracy", "direction": "max"}]
@@ -251,6 +270,8 @@ class SearchForm(forms.Form):
             elif key.startswith("strategy_settings."):
                 messages = [f"{key[len('strategy_settings.'):]}: {m}" for m in messages]
                 field = "strategy_settings"
+            elif key in ("prerank_proxy", "prerank_pool", "surrogate_quantile"):
+                field = key
             elif key.startswith("pruner_settings"):
                 field = "pruner_settings"
             elif key == "constraints":

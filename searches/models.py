@@ -94,6 +94,8 @@ class Search(models.Model):
     constraints = models.JSONField(default=list, blank=True)
     #: Training settings: epochs, batch_size, lr, optimizer, data_fraction ...
     training = models.JSONField(default=dict, blank=True)
+    #: Candidate filters before training: {"prerank_proxy", "prerank_pool", "surrogate_quantile"}.
+    estimation = models.JSONField(default=dict, blank=True)
     #: Early stopping of unpromising trials: a scheduler of strategies/schedulers.py, or "learning_curve".
     pruner = models.CharField(max_length=40, blank=True)
     pruner_settings = models.JSONField(default=dict, blank=True)

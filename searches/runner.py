@@ -10,10 +10,12 @@ import functools
 import json
 import logging
 import traceback
+from pathlib import Path
 
 from django.conf import settings
 
 from . import services
+from .fidelity import thinner
 from .models import Trial
 from .training.datasets import DataSplits, load_builtin
 from .training.trainer import TrainConfig, resolve_device, train
@@ -105,14 +107,23 @@ def _train_trial(trial, device: str):
     training = dict(search.training)
     if training.get("data_fraction", 1) < 1:
         data = data.fraction(training["data_fraction"], search.seed)
-    space = search.space.build()
-    model = space.to_torch(trial.arch, data.input_shape, data.num_classes, task=data.task,
-                           vocab_size=data.vocab_size)
+    space, arch = thinner(search.space.build(), trial.arch, training.get("width_multiplier", 1.0))
+    model = space.to_torch(arch, data.input_shape, data.num_classes, task=data.task, vocab_size=data.vocab_size)
     config = TrainConfig.from_dict({
         **training, "seed": search.seed * 100_003 + trial.number, "device": device,
-        "threads": settings.NASWEB_TORCH_THREADS,
+        "threads": settings.NASWEB_TORCH_THREADS, "checkpoint_path": str(checkpoint_path(trial.id)),
     })
-    return train(model, data, config, on_epoch=lambda r: services.record_epoch(trial.id, r.epoch, r.as_metrics()))
+    result = train(model, data, config, on_epoch=lambda r: services.record_epoch(trial.id, r.epoch, r.as_metrics()))
+    if result.stopped != "stopped_by_callback":
+        checkpoint_path(trial.id).unlink(missing_ok=True)
+    return result
+
+
+def checkpoint_path(trial_id: int) -> Path:
+    """Where a trial's epoch checkpoints go, so a redelivered trial resumes where it stopped."""
+    folder = Path(settings.VAR_DIR) / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"trial-{trial_id}.pt"
 
 
 # --- one-shot searches ----------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import dispatch, events
+from . import candidates, dispatch, events
 from .constraints import ConstraintError, build_checks, params_counter, validate_constraints
+from .fidelity import thinner
 from .models import Dataset, OneShotEpoch, Project, Search, SearchSpace, Trial, TrialMetric
 from .oneshot.registry import ONESHOT_STRATEGIES
 from .pruning import PRUNERS, build_pruner
@@ -37,7 +38,8 @@ log = logging.getLogger(__name__)
 DEFAULT_TRAINING = {"epochs": 5, "batch_size": 64, "lr": 3e-3, "optimizer": "adamw", "patience": 0}
 TRAINING_LIMITS = {"epochs": (1, 500), "batch_size": (2, 4096), "patience": (0, 100)}
 OPTIMIZERS = ("adamw", "sgd")
-METRIC_DIRECTIONS = {"val_accuracy": "max", "test_accuracy": "max", "params": "min", "train_seconds": "min"}
+METRIC_DIRECTIONS = {"val_accuracy": "max", "test_accuracy": "max", "params": "min", "train_seconds": "min",
+                     "val_perplexity": "min", "test_perplexity": "min"}
 
 
 # --- projects and datasets -------------------------------------------------------------
@@ -173,7 +175,7 @@ def _check_space_fits_dataset(dataset: Dataset, space_kind: str) -> None:
                                              f"{dataset.get_task_display().lower()}"})
 
 
-def _check_space_builds_for_data(space, dataset: Dataset, seed: int) -> None:
+def _check_space_builds_for_data(space, dataset: Dataset, seed: int, width_multiplier: float = 1.0) -> None:
     """Build and run one sampled model on two samples, so a space that cannot take this
     data (say, a CNN on token sequences) is refused now rather than failing every trial."""
     if dataset.source == Dataset.BENCHMARK:
@@ -186,8 +188,9 @@ def _check_space_builds_for_data(space, dataset: Dataset, seed: int) -> None:
 
     data = load_project_data(dataset, seed)
     try:
-        model = space.to_torch(space.sample(random.Random(seed)), data.input_shape, data.num_classes,
-                               task=data.task, vocab_size=data.vocab_size)
+        built_space, arch = thinner(space, space.sample(random.Random(seed)), width_multiplier)
+        model = built_space.to_torch(arch, data.input_shape, data.num_classes, task=data.task,
+                                     vocab_size=data.vocab_size)
         model.eval()
         with torch.no_grad():
             model(data.x_train[:2])
@@ -198,7 +201,7 @@ def _check_space_builds_for_data(space, dataset: Dataset, seed: int) -> None:
 
 def validate_training(training: dict) -> dict:
     merged = {**DEFAULT_TRAINING, **(training or {})}
-    unknown = sorted(set(merged) - set(DEFAULT_TRAINING) - {"data_fraction", "weight_decay"})
+    unknown = sorted(set(merged) - set(DEFAULT_TRAINING) - {"data_fraction", "weight_decay", "width_multiplier"})
     if unknown:
         raise ValidationError({f"training.{unknown[0]}": "is not a training setting"})
     for name, (low, high) in TRAINING_LIMITS.items():
@@ -213,6 +216,9 @@ def validate_training(training: dict) -> dict:
     fraction = merged.get("data_fraction", 1.0)
     if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
         raise ValidationError({"training.data_fraction": "must be in (0, 1]"})
+    multiplier = merged.get("width_multiplier", 1.0)
+    if not isinstance(multiplier, (int, float)) or not 0 < multiplier <= 4:
+        raise ValidationError({"training.width_multiplier": "must be in (0, 4]"})
     return merged
 
 
@@ -305,7 +311,7 @@ def _params_counter(search: Search, space):
 def start_search(project: Project, user, *, name: str, space_kind: str, space_spec: dict | None,
                  strategy: str, strategy_settings: dict | None = None, objectives: list | None = None,
                  constraints: list | None = None, pruner: str = "", pruner_settings: dict | None = None,
-                 warm_start_from=(),
+                 warm_start_from=(), estimation: dict | None = None,
                  training: dict | None = None, max_trials: int | None = 10, max_seconds: int | None = None,
                  parallelism: int = 1, seed: int = 0, device: str = "cpu") -> Search:
     """Validate everything first, then create space + search in one transaction."""
@@ -314,7 +320,6 @@ def start_search(project: Project, user, *, name: str, space_kind: str, space_sp
         raise ValidationError({"name": "a search needs a name"})
     space = validate_space(space_kind, space_spec or {})
     _check_space_fits_dataset(project.dataset, space_kind)
-    _check_space_builds_for_data(space, project.dataset, seed)
     if strategy not in STRATEGIES and strategy not in ONESHOT_STRATEGIES:
         raise ValidationError({"strategy": f"unknown strategy {strategy!r}"})
     try:
@@ -330,8 +335,13 @@ def start_search(project: Project, user, *, name: str, space_kind: str, space_sp
         except SpecError as exc:
             raise _spec_error(exc, "strategy_settings.") from exc
     training = validate_training(training or {})
+    _check_space_builds_for_data(space, project.dataset, seed, training.get("width_multiplier", 1.0))
     _check_pruner(pruner, pruner_settings or {}, objectives[0], training["epochs"])
     warm_start_from = _check_warm_start(project, space_kind, warm_start_from)
+    try:
+        estimation = candidates.validate_estimation(estimation or {})
+    except candidates.EstimationError as exc:
+        raise ValidationError({exc.field: str(exc)}) from exc
     if not max_trials and not max_seconds:
         raise ValidationError({"max_trials": "give a budget in trials, in seconds, or both"})
     if not 1 <= parallelism <= 64:
@@ -344,7 +354,7 @@ def start_search(project: Project, user, *, name: str, space_kind: str, space_sp
         search = Search.objects.create(
             project=project, space=space_row, name=name, strategy=strategy,
             strategy_settings=strategy_settings or {}, objectives=objectives, constraints=constraints,
-            training=training, pruner=pruner or "", pruner_settings=pruner_settings or {},
+            training=training, estimation=estimation, pruner=pruner or "", pruner_settings=pruner_settings or {},
             max_trials=max_trials or None,
             max_seconds=max_seconds or None, parallelism=parallelism, seed=seed, device=device,
             created_by=user,
@@ -525,7 +535,10 @@ def _trials_left(search: Search, created: int) -> int:
 def _create_trials(search: Search, trials: list[Trial], wanted: int) -> list[Trial]:
     space = search.space.build()
     strategy = build_search_strategy(search, space)
-    proposals = strategy.ask(prior_history(search, space) + history_for(search, trials), wanted)
+    history = prior_history(search, space) + history_for(search, trials)
+    estimation = {**candidates.DEFAULTS, **search.estimation}
+    proposals = strategy.ask(history, candidates.pool_size(estimation, wanted))
+    proposals = _choose_candidates(search, space, proposals, wanted, history, estimation)
     next_number = (max((t.number for t in trials), default=0)) + 1
     created = []
     for offset, arch in enumerate(proposals[:wanted]):
@@ -537,6 +550,19 @@ def _create_trials(search: Search, trials: list[Trial], wanted: int) -> list[Tri
         events.trial_changed(trial)
         dispatch.run_trial_later(trial.id, search.device)
     return created
+
+
+def _choose_candidates(search: Search, space, proposals, wanted, history, estimation) -> list[dict]:
+    if not estimation["prerank_proxy"] and not estimation["surrogate_quantile"]:
+        return proposals[:wanted]
+    objective = search.objectives[0] if search.objectives else {"metric": "val_accuracy", "direction": "max"}
+    data = None
+    if search.project.dataset.source != Dataset.BENCHMARK:
+        from .runner import load_project_data
+
+        data = load_project_data(search.project.dataset, search.seed)
+    return candidates.choose(space, proposals, wanted, history, estimation, metric=objective["metric"],
+                             direction=objective["direction"], data=data, seed=search.seed + len(history))
 
 
 def _complete_search(search: Search, exhausted: bool) -> None:
@@ -596,7 +622,6 @@ def claim_trial(trial_id: int, worker: str, device: str) -> Trial | None:
                            heartbeat_at=now, epochs_done=0))
         if not updated:
             return None
-        TrialMetric.objects.filter(trial_id=trial_id).delete()  # a re-claimed trial starts over
         trial = Trial.objects.select_related("search", "search__space", "search__project__dataset").get(id=trial_id)
         events.trial_changed(trial)
     return trial

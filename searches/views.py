@@ -79,7 +79,7 @@ def _start_from_form(project, user, form: SearchForm):
             project, user, name=d["name"], space_kind=d["space_kind"], space_spec=spec,
             strategy=d["strategy"], strategy_settings=d["strategy_settings"], training=form.training(),
             objectives=form.objectives(), constraints=form.constraints(), pruner=d["pruner"],
-            pruner_settings=d["pruner_settings"], warm_start_from=d["warm_start_from"],
+            pruner_settings=d["pruner_settings"], warm_start_from=d["warm_start_from"], estimation=form.estimation(),
             max_trials=d["max_trials"], max_seconds=d["max_seconds"], parallelism=d["parallelism"],
             seed=d["seed"], device=d["device"])
     except ValidationError as exc:

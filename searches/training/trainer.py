@@ -28,7 +28,9 @@ from dataclasses import asdict, dataclass, field
 from .datasets import LANGUAGE_MODELLING, DataSplits
 
 #: Spec entries that hold width or channel choices (scaled by scale_widths).
-WIDTH_KEYS = ("widths", "channels", "embed_dims", "mlp_widths")
+WIDTH_KEYS = ("widths", "channels", "embed_dims", "mlp_widths", "conv_widths", "attention_widths")
+#: Single widths (not choice lists) that scale the same way.
+SCALAR_WIDTH_KEYS = ("C", "stem_channels")
 #: Settings that may differ between a run and its resumption without changing the result's meaning.
 RESUMABLE_DIFFERENCES = ("device", "threads", "checkpoint_path", "amp")
 CHECKPOINT_VERSION = 1
@@ -148,8 +150,15 @@ def scale_widths(spec: dict, multiplier: float) -> dict:
     for key in WIDTH_KEYS:
         values = spec.get(key)
         if isinstance(values, (list, tuple)) and values and all(_is_int(v) for v in values):
-            scaled[key] = list(dict.fromkeys(max(1, round(v * multiplier)) for v in values))
+            scaled[key] = list(dict.fromkeys(scale_width(v, multiplier) for v in values))
+    for key in SCALAR_WIDTH_KEYS:
+        if _is_int(spec.get(key)):
+            scaled[key] = scale_width(spec[key], multiplier)
     return scaled
+
+
+def scale_width(value: int, multiplier: float) -> int:
+    return max(1, round(value * multiplier))
 
 
 def _is_int(value) -> bool:

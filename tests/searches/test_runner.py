@@ -57,3 +57,31 @@ def test_a_trial_claimed_elsewhere_is_left_alone(start_search, monkeypatch):
     runner.run_trial(trial_id, worker="me")
     assert Trial.objects.get(id=trial_id).worker == "other"
     runner.run_trial(987654, worker="me")  # a deleted trial is a quiet no-op
+
+
+def test_a_redelivered_trial_resumes_from_its_checkpoint(start_search, monkeypatch, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    search = start_search(max_trials=1, training={"epochs": 4})
+    (trial_id,) = services.advance_search(search.id)
+    real_record = services.record_epoch
+
+    def worker_dies_after_two_epochs(trial_id, epoch, metrics):
+        real_record(trial_id, epoch, metrics)
+        if epoch == 2:
+            raise SystemExit("worker killed")  # not an Exception: the trial stays running, as after a crash
+
+    monkeypatch.setattr("searches.services.record_epoch", worker_dies_after_two_epochs)
+    with pytest.raises(SystemExit):
+        runner.run_trial(trial_id, worker="w1")
+    assert runner.checkpoint_path(trial_id).exists()
+    monkeypatch.setattr("searches.services.record_epoch", real_record)
+    Trial.objects.filter(id=trial_id).update(heartbeat_at=None, state=Trial.QUEUED)  # the broker redelivers
+    trained_epochs = []
+    monkeypatch.setattr("searches.services.record_epoch",
+                        lambda t, e, m: trained_epochs.append(e) or real_record(t, e, m))
+    runner.run_trial(trial_id, worker="w2")
+    trial = Trial.objects.get(id=trial_id)
+    assert trial.state == Trial.COMPLETE and trained_epochs == [3, 4]
+    assert sorted(set(trial.epoch_metrics.values_list("epoch", flat=True))) == [1, 2, 3, 4]
+    assert not runner.checkpoint_path(trial_id).exists()

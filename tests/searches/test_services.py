@@ -300,3 +300,56 @@ def test_warm_start_needs_the_same_kind_of_space(start_search):
     with pytest.raises(ValidationError) as exc:
         start_search(name="later", space_kind="transformer", warm_start_from=[earlier])
     assert "warm_start_from" in exc.value.message_dict
+
+
+def test_zero_cost_preranking_trains_the_best_scored_candidates(start_search, monkeypatch):
+    from searches.estimators.preranking import minibatch, score_archs
+    from searches.runner import load_project_data
+
+    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    search = start_search(max_trials=2, parallelism=2, estimation={"prerank_proxy": "params", "prerank_pool": 5})
+    services.advance_search(search.id)
+    space = search.space.build()
+    pool = services.build_search_strategy(search).ask([], 10)  # what the strategy proposed
+    data = load_project_data(search.project.dataset, search.seed)
+    x, y = minibatch(data, seed=search.seed)
+    scores = dict(zip([space.key(a) for a in pool], score_archs(space, pool, "params", x, y, 10), strict=True))
+    chosen = {t.arch_key for t in search.trials.all()}
+    assert len(chosen) == 2 and chosen <= set(scores)
+    assert min(scores[k] for k in chosen) >= sorted(scores.values())[-2]
+
+
+def test_surrogate_filter_asks_the_strategy_for_a_pool(start_search, monkeypatch):
+    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    asked = []
+    real_ask = services.build_search_strategy(start_search(name="probe")).__class__.ask
+
+    def recording_ask(self, history, n):
+        asked.append(n)
+        return real_ask(self, history, n)
+
+    monkeypatch.setattr("searches.strategies.random_search.RandomSearch.ask", recording_ask)
+    search = start_search(max_trials=4, parallelism=2, estimation={"surrogate_quantile": 0.5, "prerank_pool": 3})
+    assert len(services.advance_search(search.id)) == 2 and asked == [6]
+
+
+@pytest.mark.parametrize("estimation, field", [
+    ({"prerank_proxy": "astrology"}, "prerank_proxy"), ({"prerank_pool": 1}, "prerank_pool"),
+    ({"surrogate_quantile": 1.5}, "surrogate_quantile"), ({"oracle": True}, "oracle"),
+])
+def test_bad_estimation_settings_are_named(start_search, estimation, field):
+    with pytest.raises(ValidationError) as exc:
+        start_search(estimation=estimation)
+    assert field in exc.value.message_dict and not Search.objects.exists()
+
+
+def test_width_multiplier_trains_a_thinner_copy(start_search, monkeypatch):
+    from searches import runner
+
+    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    search = start_search(max_trials=1, training={"epochs": 1, "width_multiplier": 0.25})
+    (trial_id,) = services.advance_search(search.id)
+    runner.run_trial(trial_id, worker="w")
+    trial = Trial.objects.get(id=trial_id)
+    full = sum(p.numel() for p in search.space.build().to_torch(trial.arch, (1, 8, 8), 10).parameters())
+    assert trial.state == "complete" and trial.params < full / 2

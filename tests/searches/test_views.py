@@ -18,7 +18,8 @@ def valid_search_form(**overrides):
     data = {
         "name": "from the form", "space_kind": "chain_mlp", "strategy": "random", "strategy_settings": "",
         "max_trials": 4, "max_seconds": "", "parallelism": 1, "seed": 3, "device": "cpu",
-        "epochs": 2, "batch_size": 32, "lr": 0.01, "optimizer": "adamw",
+        "epochs": 2, "batch_size": 32, "lr": 0.01, "optimizer": "adamw", "data_fraction": 1, "width_multiplier": 1,
+        "prerank_proxy": "", "prerank_pool": 4, "surrogate_quantile": "",
         "spec__chain_mlp__min_depth": 1, "spec__chain_mlp__max_depth": 2,
         "spec__chain_mlp__widths": "16, 32", "spec__chain_mlp__activations": ["relu"],
         "spec__chain_mlp__dropouts": "0", "spec__chain_mlp__norms": ["none", "batch"],

@@ -45,7 +45,7 @@ def test_each_proxy_scores_a_transformer_or_says_why_not(name):
     model = TransformerSpace().to_torch(TRANSFORMER_ARCH, (10,), 3, vocab_size=7)
     x, y = random_batch((10,), 3, batch=8, seed=0, vocab_size=7)
     if name == "jacob_cov":
-        with pytest.raises(ProxyError, match="token ids"):
+        with pytest.raises(ProxyError, match="token ids have no jacobian"):
             compute_proxy(name, model, x, y)
     else:
         assert math.isfinite(compute_proxy(name, model, x, y))
@@ -126,6 +126,14 @@ def test_jacob_cov_ranks_a_network_that_ignores_its_input_last():
     with torch.no_grad():
         constant[0].weight.zero_()
     assert compute_proxy("jacob_cov", constant, x, y) < compute_proxy("jacob_cov", mlp(16), x, y)
+
+
+def test_jacob_cov_scores_a_cell_cut_off_from_its_input_as_the_worst():
+    x, y = random_batch((3, 8, 8), 10, batch=8)
+    torch.manual_seed(0)
+    cut_off = NB201Space({"C": 4, "N": 1}).to_torch(string_to_arch(
+        "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"), (3, 8, 8), 10)
+    assert compute_proxy("jacob_cov", cut_off, x, y) < compute_proxy("jacob_cov", nb201(), x, y)
 
 
 def test_flops_counts_multiply_accumulates_per_sample():

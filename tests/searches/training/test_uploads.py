@@ -130,6 +130,20 @@ def test_csv_errors(tmp_path, text, message):
 
 def test_csv_that_is_not_text(tmp_path):
     raises("not UTF-8 text", write(tmp_path / "x.csv", b"\xff\xfe\x00garbage"), "csv", label_column="y")
+    huge_field = b"a,y\n" + b"1" * 200_000 + b",0\n"
+    raises("malformed at line 2: field larger than field limit", write(tmp_path / "n.csv", huge_field), "csv",
+           label_column="y")
+
+
+def test_csv_options_are_checked(tmp_path):
+    path = csv_file(tmp_path, "a;y\n" + "".join(f"{i};{i % 2}\n" for i in range(12)))
+    assert inspect_upload(path, "csv", label_column="y", delimiter=";")["samples"] == 12
+    raises("the delimiter must be one character", path, "csv", label_column="y", delimiter=";;")
+    raises("label_column must be a column name", path, "csv", label_column=3)
+
+
+def test_csv_line_numbers_count_blank_lines(tmp_path):
+    raises("line 4 has 3 fields", csv_file(tmp_path, "a,y\n1,0\n\n1,2,3\n"), "csv", label_column="y")
 
 
 # --- NPZ -----------------------------------------------------------------------------------------
@@ -182,11 +196,11 @@ def test_idx_train_and_test_pairs_are_joined(tmp_path):
     assert inspect_upload(path, "idx")["samples"] == 30
 
 
-def test_idx_with_a_separate_labels_file(tmp_path):
+def test_idx_in_a_tar_gz_of_gzipped_files(tmp_path):
     images, labels = mnist_like()
-    images_path = write(tmp_path / "images.idx3-ubyte", idx_bytes(images))
-    labels_path = write(tmp_path / "labels.idx1-ubyte", idx_bytes(labels))
-    assert inspect_upload(images_path, "idx", labels_path=str(labels_path))["samples"] == 20
+    path = tar_gz(tmp_path, {"mnist/train-images-idx3-ubyte.gz": gzip.compress(idx_bytes(images)),
+                             "mnist/train-labels-idx1-ubyte.gz": gzip.compress(idx_bytes(labels))}, "mnist.tar.gz")
+    assert inspect_upload(path, "idx")["samples"] == 20
 
 
 def test_idx_errors(tmp_path):
@@ -196,17 +210,18 @@ def test_idx_errors(tmp_path):
     def pair(image_bytes, label_bytes=good_labels, name="x.zip"):
         return zip_file(tmp_path, {"i-idx3": image_bytes, "l-idx1": label_bytes}, name)
 
-    raises("need the labels too", write(tmp_path / "lonely", idx_bytes(images)), "idx")
+    raises("an IDX upload is an archive", write(tmp_path / "lonely", idx_bytes(images)), "idx")
     raises("matching IDX image and label files", zip_file(tmp_path, {"i": idx_bytes(images)}, "one.zip"), "idx")
+    raises("take no option 'labels_path'", pair(idx_bytes(images), name="p.zip"), "idx", labels_path="/etc/passwd")
     truncated = idx_bytes(images)[:-7]
     raises("the header promises 720 bytes of values for shape \\(20, 6, 6\\), the file holds 713",
            pair(truncated, name="t.zip"), "idx")
     raises("shape mismatch: i-idx3 has 20 images, l-idx1 19 labels",
            pair(idx_bytes(images), idx_bytes(labels[:19]), "m.zip"), "idx")
     raises("the zip archive is corrupt", write(tmp_path / "c.zip", b"PK\x03\x04broken"), "idx")
-    bad_magic = tmp_path / "bad"
-    write(bad_magic, b"\x01\x02\x03\x04" + bytes(100))
-    raises("is not an IDX file", bad_magic, "idx", labels_path=str(write(tmp_path / "l", good_labels)))
+    bad_dtype = bytes([0, 0, 0x42, 3]) + idx_bytes(images)[4:]
+    raises("matching IDX image and label files; found 0 image and 1 label", pair(bad_dtype, name="b.zip"), "idx")
+    raises("i-idx3: the IDX header is corrupt", pair(b"\x00\x00\x08\x03\x00", name="h.zip"), "idx")
     raises("every sample has the label 3", pair(idx_bytes(images), idx_bytes(np.full(20, 3, np.uint8)), "s.zip"),
            "idx")
 
