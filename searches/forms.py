@@ -11,9 +11,9 @@ from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
 
 from . import services
+from .estimators.zero_cost import PROXIES
 from .models import Search
 from .oneshot.registry import ONESHOT_STRATEGIES
-from .estimators.zero_cost import PROXIES
 from .pruning import PRUNERS
 from .spaces.registry import SPACES
 from .strategies.registry import STRATEGIES
