@@ -7,12 +7,14 @@ engine code, so it is tested directly.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import traceback
 from pathlib import Path
 
 from django.conf import settings
+from django.db import connection
 
 from . import services
 from .fidelity import thinner
@@ -56,12 +58,16 @@ def run_trial(trial_id: int, worker: str) -> None:
     except Exception as exc:
         log.warning("trial %s failed: %s", trial_id, exc)
         services.fail_trial(trial_id, f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=6)}")
-        return
-    if metrics is None:
-        services.fail_trial(trial_id, "stopped: the search was cancelled or the trial was taken away")
-        return
-    services.complete_trial(trial_id, metrics)
-    record_device_costs(trial_id)
+        metrics = None
+    else:
+        if metrics is None:
+            services.fail_trial(trial_id, "stopped: the search was cancelled or the trial was taken away")
+        else:
+            services.complete_trial(trial_id, metrics)
+            record_device_costs(trial_id)
+    # Every outcome above is final. Only a process that dies mid-training skips this line,
+    # and that is the case the checkpoint is for: the redelivered trial resumes from it.
+    checkpoint_path(trial_id).unlink(missing_ok=True)
 
 
 def _evaluate(trial, device: str) -> dict | None:
@@ -113,15 +119,18 @@ def _train_trial(trial, device: str):
         **training, "seed": search.seed * 100_003 + trial.number, "device": device,
         "threads": settings.NASWEB_TORCH_THREADS, "checkpoint_path": str(checkpoint_path(trial.id)),
     })
-    result = train(model, data, config, on_epoch=lambda r: services.record_epoch(trial.id, r.epoch, r.as_metrics()))
-    if result.stopped != "stopped_by_callback":
-        checkpoint_path(trial.id).unlink(missing_ok=True)
-    return result
+    return train(model, data, config, on_epoch=lambda r: services.record_epoch(trial.id, r.epoch, r.as_metrics()))
 
 
 def checkpoint_path(trial_id: int) -> Path:
-    """Where a trial's epoch checkpoints go, so a redelivered trial resumes where it stopped."""
-    folder = Path(settings.VAR_DIR) / "checkpoints"
+    """Where a trial's epoch checkpoints go, so a redelivered trial resumes where it stopped.
+
+    Keyed by database as well as trial id: several databases (a test run, a demo) may
+    share one var folder, and their trial ids overlap.
+    """
+    db = connection.settings_dict
+    tag = hashlib.sha1(f"{db['ENGINE']}|{db.get('HOST')}|{db.get('PORT')}|{db['NAME']}".encode()).hexdigest()[:12]
+    folder = Path(settings.VAR_DIR) / "checkpoints" / tag
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"trial-{trial_id}.pt"
 

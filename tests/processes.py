@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -24,7 +25,8 @@ def free_port() -> int:
 
 def child_env(**overrides: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in STRIPPED}
-    env.update({"PYTHONUNBUFFERED": "1", "NASWEB_TORCH_THREADS": "1", "NASWEB_LOG_LEVEL": "WARNING"})
+    env.update({"PYTHONUNBUFFERED": "1", "NASWEB_TORCH_THREADS": "1", "NASWEB_LOG_LEVEL": "WARNING",
+                "NASWEB_VAR_DIR": tempfile.mkdtemp(prefix="nasweb-var-")})
     env.update(overrides)
     return env
 

@@ -42,14 +42,12 @@ def embedded_stack(tmp_path):
 
 
 @pytest.fixture
-def production_stack(django_user_model, tmp_path):
-    from searches import services
-
-    user = django_user_model.objects.create_user("demo", password="nasweb-demo")
-    services.create_project(user, "Digits demo", services.builtin_dataset("digits"))
+def production_stack(tmp_path):
     prefix = f"b{uuid.uuid4().hex[:8]}-"
     env = child_env(DATABASE_URL=postgres_url(connection.settings_dict["NAME"]), REDIS_URL=os.environ["REDIS_URL"],
                     NASWEB_QUEUE_PREFIX=prefix, NASWEB_CHANNEL_PREFIX=prefix)
+    # The demo user is made by the server's own code, with the server's password hasher.
+    manage("nas_demo", "--no-search", env=env)
     with celery_worker(env, [f"{prefix}default", f"{prefix}cpu"], tmp_path / "worker.log"), \
             server(env, tmp_path / "server.log") as url:
         yield url

@@ -32,7 +32,8 @@ def test_a_trial_that_cannot_build_is_failed_with_the_reason(start_search, monke
     assert trial.state == Trial.FAILED and "SpecError" in trial.error
 
 
-def test_a_cancelled_search_stops_training_between_epochs(start_search, monkeypatch):
+def test_a_cancelled_search_stops_training_between_epochs(start_search, monkeypatch, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
     monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
     search = start_search(max_trials=1, training={"epochs": 50})
     (trial_id,) = services.advance_search(search.id)
@@ -47,6 +48,7 @@ def test_a_cancelled_search_stops_training_between_epochs(start_search, monkeypa
     runner.run_trial(trial_id, worker="w")
     trial = Trial.objects.get(id=trial_id)
     assert trial.state == Trial.CANCELLED and trial.epochs_done <= 2
+    assert not runner.checkpoint_path(trial_id).exists()  # a final trial never resumes: nothing left behind
 
 
 def test_a_trial_claimed_elsewhere_is_left_alone(start_search, monkeypatch):
