@@ -3,20 +3,27 @@
 One measurement: build the runner for the backend (eager PyTorch, TorchScript traced and frozen,
 or ONNX Runtime), fix the thread count, run `warmup` untimed calls, then time `runs` calls one by
 one, split into `rounds` rounds, and summarise the samples (median, p90, mean, std, min, max over
-all of them, and each round's median). Each round starts with one untimed call, to warm the caches.
+all of them, and each round's median). Each round starts with untimed calls for 2 ms (caches).
 
 The figure to compare is `latency_ms`: the median of the quietest round. Why rounds: on a shared
 or virtual machine the speed of a core changes for tens to hundreds of milliseconds at a time
-(other processes, or another VM's vCPU on the same physical core); a small model measured in one
-burst lands entirely in one such period, and two measurements of the same model then differ by up
-to 2x. Rounds spread over time, and keeping the fastest round's median, follow the timeit advice
-that the fastest repetition is the informative one (slower ones measure interference), while the
-median inside a round still ignores single interrupted calls. With rounds=1 it is the plain median.
+(other processes, or another VM's vCPU on the same physical core; thread CPU time slows down as
+much as wall time, so this is not preemption). A model measured in one burst lands entirely in one
+such period, and two measurements of the same model then differ by up to 2x. Rounds spread over
+time, and keeping the fastest round's median, follow the timeit advice that the fastest repetition
+is the informative one (slower ones measure interference), while the median inside a round still
+ignores single interrupted calls. With rounds=1 it is the plain median.
 
-Spreading the rounds: `measure_latency` pauses `round_gap_s` between the rounds of one model;
-`measure_latencies` measures several models in interleaved rounds (round 1 of every model, then
-round 2, ...), so each model's rounds are spread over the whole batch without idle pauses. The
-predictor profiles its layer table the same way.
+The defaults (30 rounds of 5 runs, at least 0.1 s apart, so a measurement spans 3 s or more) come
+from bench/measurement_repeatability.py on a shared 2-vCPU VM (eager, 10 models measured twice):
+10 rounds over 0.2 s left 2 of 10 models within 5% at load average 4; 30 rounds over 3 s with the
+model kept running between rounds kept 10 of 10 within 5% at load 1-2 and 9 of 10 at load 4.
+On a dedicated worker fewer rounds do.
+
+Spreading the rounds: `measure_latency` starts the rounds of one model `round_gap_s` apart, running
+the model untimed in between; `measure_latencies` measures several models in interleaved rounds
+(round 1 of every model, then round 2, ...), so each model's rounds are spread over the whole
+batch. The predictor profiles its layer table the same way.
 
 Conditions that make repeated measurements agree:
   - a fixed thread count (torch.set_num_threads for the measurement, restored after; ONNX Runtime
@@ -45,6 +52,7 @@ import torch
 from torch import nn
 
 BACKENDS = ("eager", "torchscript", "onnxruntime")
+ROUND_WARMUP_S = 0.002
 
 
 @dataclass(frozen=True)
@@ -178,14 +186,29 @@ def runs_per_round(runs: int, rounds: int) -> list[int]:
     return [base + (i < extra) for i in range(rounds)]
 
 
+def rewarm(run: Callable[[], object], seconds: float, device: str) -> None:
+    """Untimed calls for at least `seconds` (at least one call). After a pause or other models'
+    rounds the first call of a small model runs about 2x slower and the next few about 20% slower
+    (caches, measured on our 2-vCPU VM), so a round only starts timing once that has passed."""
+    deadline = time.perf_counter() + seconds
+    run()
+    while time.perf_counter() < deadline:
+        run()
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
 def time_interleaved(runs_of: list[Callable[[], object]], *, runs: int, warmup: int, threads: int,
-                     device: str = "cpu", rounds: int = 1, round_gap_s: float = 0.0) -> list[dict]:
+                     device: str = "cpu", rounds: int = 1, round_gap_s: float = 0.0,
+                     round_warmup_s: float = ROUND_WARMUP_S) -> list[dict]:
     """Time several callables in interleaved rounds: round r times each callable in turn.
 
-    Each callable first gets `warmup` untimed calls; each of its rounds starts with one untimed
-    call (caches) and times its share of `runs` calls one by one. A round shorter than
-    `round_gap_s` is padded with a pause. Returns, per callable, the summary over all its samples,
-    its round medians and its samples.
+    Each callable first gets `warmup` untimed calls; each of its rounds starts with untimed calls
+    for `round_warmup_s` (see rewarm) and times its share of `runs` calls one by one. Rounds start
+    at least `round_gap_s` apart; the wait is spent on more untimed calls of the first callable,
+    not asleep, because after a sleep even a long warm-up leaves a small model's calls up to 1.7x
+    slower for a while (vCPU descheduled and caches cold; seen at load 0.8 on our 2-vCPU VM).
+    Returns, per callable, the summary over all its samples, its round medians and its samples.
     """
     if warmup < 0:
         raise ValueError(f"need warmup >= 0, got {warmup}")
@@ -198,25 +221,26 @@ def time_interleaved(runs_of: list[Callable[[], object]], *, runs: int, warmup: 
         for run in runs_of:
             for _ in range(warmup):
                 run()
+        round_starts_at = time.perf_counter()
         for size in sizes:
-            started = time.perf_counter()
             for index, run in enumerate(runs_of):
-                run()
-                if device == "cuda":
-                    torch.cuda.synchronize()
+                wait = round_starts_at - time.perf_counter() if index == 0 else 0.0
+                rewarm(run, max(round_warmup_s, wait), device)
+                if index == 0:
+                    round_starts_at = time.perf_counter() + round_gap_s
                 round_samples = timer(run, size)
                 samples[index] += round_samples
                 round_medians[index].append(float(np.median(round_samples)))
-            time.sleep(max(0.0, round_gap_s - (time.perf_counter() - started)))
     return [{**summarise(s), "rounds": rounds, "round_medians_ms": tuple(m), "samples_ms": tuple(s)}
             for s, m in zip(samples, round_medians, strict=True)]
 
 
 def time_callable(run: Callable[[], object], *, runs: int, warmup: int, threads: int,
-                  device: str = "cpu", rounds: int = 1, round_gap_s: float = 0.0) -> dict:
+                  device: str = "cpu", rounds: int = 1, round_gap_s: float = 0.0,
+                  round_warmup_s: float = ROUND_WARMUP_S) -> dict:
     """time_interleaved for one callable: its rounds are `round_gap_s` apart."""
     return time_interleaved([run], runs=runs, warmup=warmup, threads=threads, device=device,
-                            rounds=rounds, round_gap_s=round_gap_s)[0]
+                            rounds=rounds, round_gap_s=round_gap_s, round_warmup_s=round_warmup_s)[0]
 
 
 # --- backends -----------------------------------------------------------------------------------
@@ -277,8 +301,8 @@ RUNNER_BUILDERS = {"eager": eager_runner, "torchscript": torchscript_runner, "on
 
 
 def measure_latencies(models: list[nn.Module], input_shape: tuple, backend: str = "eager", batch: int = 1,
-                      runs: int = 60, warmup: int = 10, threads: int = 1, device: str = "cpu",
-                      vocab_size: int = 0, rounds: int = 10, round_gap_s: float = 0.02) -> list[LatencyResult]:
+                      runs: int = 150, warmup: int = 10, threads: int = 1, device: str = "cpu",
+                      vocab_size: int = 0, rounds: int = 30, round_gap_s: float = 0.1) -> list[LatencyResult]:
     """Latency of one forward of each model on the same (batch, *input_shape) input, measured in
     interleaved rounds (see the module docstring). Models are put in eval mode for the measurement
     (their modes are restored) and moved to `device`."""
@@ -301,8 +325,8 @@ def measure_latencies(models: list[nn.Module], input_shape: tuple, backend: str 
 
 
 def measure_latency(model: nn.Module, input_shape: tuple, backend: str = "eager", batch: int = 1,
-                    runs: int = 60, warmup: int = 10, threads: int = 1, device: str = "cpu",
-                    vocab_size: int = 0, rounds: int = 10, round_gap_s: float = 0.02) -> LatencyResult:
+                    runs: int = 150, warmup: int = 10, threads: int = 1, device: str = "cpu",
+                    vocab_size: int = 0, rounds: int = 30, round_gap_s: float = 0.1) -> LatencyResult:
     """Latency of one forward of `model` on a (batch, *input_shape) input, per the protocol above:
     `rounds` rounds at least `round_gap_s` apart. The model is put in eval mode for the measurement
     (its mode is restored) and moved to `device`."""

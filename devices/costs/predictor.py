@@ -1,7 +1,8 @@
 """Latency predictor: a per-device table of layer latencies plus a fitted overhead (nn-Meter, FBNet).
 
 Building the table: run the network once and record every call that costs time - each call of a
-unit (leaf modules, attention blocks whole; see analytical.iter_units) through forward hooks, and each
+unit through forward hooks (leaf modules, attention blocks whole, and fused kernels: a Sequential of
+one conv/linear with its BatchNorm and activations, timed whole as nn-Meter times fused kernels), and each
 tensor function that a container's own forward() calls (residual adds, NB201's node sums, reshapes,
 token mean-pooling) through a TorchFunctionMode. Then time every call whose key - type +
 configuration + input shapes - is not in the table yet, in isolation, with the measurement protocol
@@ -14,8 +15,9 @@ fitted on a few whole networks that were measured end to end:
 
 The terms are `layers_ms` (the sum of the table latencies, nn-Meter's and FBNet's predictor) and,
 optionally, `container_calls` (how many Python container modules - Sequential, residual blocks - run:
-the per-call interpreter cost that profiling leaves in isolation never sees). The fit minimises
-*relative* squared error, because the target is a relative bound (within +-10%).
+the per-call interpreter cost that profiling calls in isolation never sees) and `output_mb` (the
+activations the calls write: fresh memory in a whole network, a reused buffer when one call is timed
+over and over). The fit minimises *relative* squared error, because the target is a relative bound.
 
 Scope: eager PyTorch, the backend the whole networks are measured on. The table stores the settings
 it was profiled with (device, threads, batch) and the host, and is JSON, so it can be stored per device.
@@ -34,10 +36,12 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .analytical import iter_units
+from .analytical import ACTIVATION_TYPES, BATCHNORM_TYPES, CONV_TYPES, iter_units, tensor_bytes
 from .measure import eval_mode, example_input, host_specs, time_interleaved
 
-TERMS = ("layers_ms", "container_calls")
+TERMS = ("layers_ms", "container_calls", "output_mb")
+MAIN_TYPES = CONV_TYPES + (nn.Linear,)
+FUSABLE_TYPES = BATCHNORM_TYPES + ACTIVATION_TYPES
 STORED_FIELDS = ("device", "threads", "batch", "runs_per_round", "rounds", "warmup", "round_gap_s",
                  "host", "coefficients", "entries")
 
@@ -50,6 +54,33 @@ class UnitCall:
     fn: Callable
     args: tuple
     kwargs: dict
+    output_bytes: int
+
+
+# --- units ------------------------------------------------------------------------------------------
+
+def is_fused_kernel(module: nn.Module) -> bool:
+    """A Sequential of one conv or linear layer with BatchNorm and activations around it: the
+    pattern inference runtimes fuse, which nn-Meter's kernel detection times as one kernel.
+    Timing it whole captures what its layers share (the output of one is the input of the next)."""
+    if not isinstance(module, nn.Sequential) or len(module) < 2:
+        return False
+    if any(any(True for _ in layer.children()) for layer in module):
+        return False
+    main = [layer for layer in module if isinstance(layer, MAIN_TYPES)]
+    return len(main) == 1 and all(isinstance(layer, FUSABLE_TYPES + MAIN_TYPES) for layer in module)
+
+
+def predictor_units(model: nn.Module) -> dict[str, nn.Module]:
+    """analytical.iter_units, with each fused kernel taken whole instead of its layers."""
+    fused = [name for name, module in model.named_modules() if is_fused_kernel(module)]
+
+    def inside_fused(name: str) -> bool:
+        return any(name.startswith(prefix + ".") or not prefix for prefix in fused if prefix != name)
+
+    units = {name: module for name, module in model.named_modules() if name in fused}
+    units.update((name, module) for name, module in iter_units(model) if not inside_fused(name))
+    return units
 
 
 # --- keys -------------------------------------------------------------------------------------------
@@ -73,7 +104,10 @@ def describe_inputs(args: tuple, kwargs: dict) -> str:
 
 def module_config(module: nn.Module) -> str:
     """The settings that decide a unit's speed. extra_repr covers torch's layers except attention,
-    whose repr omits the head count; parameter shapes cover custom layers with an empty repr."""
+    whose repr omits the head count; parameter shapes cover custom layers with an empty repr;
+    a fused kernel is described by its layers."""
+    if is_fused_kernel(module):
+        return " | ".join(f"{type(layer).__name__}({module_config(layer)})" for layer in module)
     if isinstance(module, nn.MultiheadAttention):
         config = (f"embed_dim={module.embed_dim}, num_heads={module.num_heads}, kdim={module.kdim}, "
                   f"vdim={module.vdim}, batch_first={module.batch_first}, bias={module.in_proj_bias is not None}")
@@ -115,14 +149,14 @@ class CallRecorder(TorchFunctionMode):
         kwargs = kwargs or {}
         result = func(*args, **kwargs)
         if self.unit_depth == 0 and returns_tensor(result):
-            self.calls.append(UnitCall(function_key(func, args, kwargs), func, args, kwargs))
+            self.calls.append(UnitCall(function_key(func, args, kwargs), func, args, kwargs, tensor_bytes(result)))
         return result
 
 
 def record_calls(model: nn.Module, inputs: torch.Tensor) -> tuple[list[UnitCall], int]:
     """One forward (call it in eval mode): every call to time, in order, and the number of container calls."""
     recorder = CallRecorder()
-    units = dict(iter_units(model))
+    units = predictor_units(model)
     unit_ids = {id(m) for m in units.values()}
     handles = []
 
@@ -130,7 +164,7 @@ def record_calls(model: nn.Module, inputs: torch.Tensor) -> tuple[list[UnitCall]
         recorder.unit_depth += 1
 
     def leave_unit(module, args, kwargs, output):
-        recorder.calls.append(UnitCall(unit_key(module, args, kwargs), module, args, kwargs))
+        recorder.calls.append(UnitCall(unit_key(module, args, kwargs), module, args, kwargs, tensor_bytes(output)))
         recorder.unit_depth -= 1  # after the key: reading shapes is itself a tensor function
 
     def enter_container(module, args):
@@ -206,7 +240,8 @@ class LatencyTable:
             if missing and not profile_missing:
                 raise KeyError(f"no table entry for {missing[0].key}")
             self.profile_calls(missing)
-        return {"layers_ms": sum(self.entries[c.key] for c in calls), "container_calls": float(container_calls)}
+        return {"layers_ms": sum(self.entries[c.key] for c in calls), "container_calls": float(container_calls),
+                "output_mb": sum(c.output_bytes for c in calls) / 1e6}
 
     def predict_from_terms(self, terms: dict[str, float]) -> float:
         return self.coefficients["intercept"] + sum(

@@ -3,8 +3,8 @@
 A target is a kind plus its specs (plain JSON, stored on the Django HardwareTarget row):
 
   analytical    counted from the model, no device: {"arithmetic": "fp32"} (energy per MAC, energy.py)
-  measured_cpu  timed on this worker's CPU:  {"backend": "eager", "batch": 1, "threads": 1, "runs": 60,
-                "warmup": 10, "rounds": 10}
+  measured_cpu  timed on this worker's CPU:  {"backend": "eager", "batch": 1, "threads": 1, "runs": 150,
+                "warmup": 10, "rounds": 30} (measure.py's protocol and defaults)
   measured_gpu  timed on this worker's CUDA GPU, same specs
   benchmark     looked up in HW-NAS-Bench: {"device": "raspi4" | "pixel3" | "eyeriss" | "fpga"};
                 NAS-Bench-201 cells only
@@ -29,8 +29,8 @@ ANALYTICAL_METRICS = ("params", "macs", "flops", "peak_memory_bytes", "activatio
 MEASURED_METRICS = ("latency_ms", "latency_median_ms", "latency_p90_ms") + ANALYTICAL_METRICS
 BENCHMARK_METRICS = ("latency_ms",) + ANALYTICAL_METRICS
 # Measurement settings a target may fix, with their defaults and allowed range.
-MEASUREMENT_SPECS = {"batch": (1, 1, 4096), "threads": (1, 1, 256), "runs": (60, 1, 100_000),
-                     "warmup": (10, 0, 10_000), "rounds": (10, 1, 1000)}
+MEASUREMENT_SPECS = {"batch": (1, 1, 4096), "threads": (1, 1, 256), "runs": (150, 1, 100_000),
+                     "warmup": (10, 0, 10_000), "rounds": (30, 1, 1000)}
 
 
 class TargetError(ValueError):

@@ -43,11 +43,10 @@ def test_keys_separate_configurations_and_shapes():
 
 def test_each_key_is_profiled_once_and_missing_keys_can_be_refused():
     table = quick_table()
-    shared = nn.Sequential(nn.Linear(8, 8), nn.ReLU())
-    table.network_terms(shared, INPUT)
-    assert len(table.entries) == 2
     table.network_terms(nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8)), INPUT)
-    assert len(table.entries) == 2  # same Linear(8, 8) on the same shape, same key
+    assert len(table.entries) == 2
+    table.network_terms(nn.Sequential(nn.Linear(8, 8), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8)), INPUT)
+    assert len(table.entries) == 2  # same Linear(8, 8) and ReLU on the same shape, same keys
     with pytest.raises(KeyError, match="Linear"):
         table.network_terms(nn.Sequential(nn.Linear(8, 3)), INPUT, profile_missing=False)
 
@@ -62,12 +61,22 @@ class Residual(nn.Module):
 
 
 def test_recording_sees_units_containers_and_the_tensor_functions_containers_call():
-    model = nn.Sequential(nn.Linear(8, 8), Residual(nn.Sequential(nn.ReLU(), nn.Linear(8, 8))))
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), Residual(nn.Linear(8, 8)))
     calls, containers = record_calls(model.eval(), example_input(INPUT))
     assert [c.key.split("(")[0] for c in calls[:3]] == ["Linear", "ReLU", "Linear"]
     assert calls[-1].key.endswith("add() <- (float32[1, 8],float32[1, 8])")  # the residual add
     assert len(calls) == 4
-    assert containers == 3  # the outer Sequential, the Residual and its body
+    assert containers == 2  # the Sequential and the Residual
+
+
+def test_conv_bn_activation_blocks_are_timed_as_one_fused_kernel():
+    block = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU6())
+    mlp = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))  # two main layers: not one kernel
+    model = nn.Sequential(block, nn.AdaptiveAvgPool2d(1), nn.Flatten(), mlp)
+    calls, _ = record_calls(model.eval(), example_input((3, 4, 4)))
+    names = [c.key.split("(")[0] for c in calls]
+    assert names == ["Sequential", "AdaptiveAvgPool2d", "Flatten", "Linear", "ReLU", "Linear"]
+    assert "Conv2d(3, 4" in calls[0].key and "BatchNorm2d(4" in calls[0].key and "ReLU6()" in calls[0].key
 
 
 def test_fit_recovers_a_known_linear_overhead():

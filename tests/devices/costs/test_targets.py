@@ -91,6 +91,6 @@ def test_bad_specs_name_the_field(kind, specs, field):
 
 def test_specs_get_their_defaults_and_kinds_have_labels():
     specs = normalise_target_specs("measured_cpu", {"threads": 2})
-    assert specs == {"backend": "eager", "batch": 1, "threads": 2, "runs": 60, "warmup": 10, "rounds": 10}
+    assert specs == {"backend": "eager", "batch": 1, "threads": 2, "runs": 150, "warmup": 10, "rounds": 30}
     assert {kind for kind, _ in target_choices()} == {"analytical", "measured_cpu", "measured_gpu", "benchmark"}
 
