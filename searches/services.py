@@ -291,6 +291,7 @@ def _target_cost_counter(search: Search, key: str):
 def target_costs_for_objectives(search: Search, arch: dict) -> dict:
     """The target costs this search optimises or bounds, as trial metrics ("latency_ms@3": 4.2)."""
     keys = {o["metric"] for o in search.objectives} | {c["metric"] for c in search.constraints}
+    keys.add(str(search.strategy_settings.get("cost_metric", "")))  # MONAS's reward may weigh a device cost
     return {key: _target_cost_counter(search, key)(arch) for key in sorted(keys) if "@" in key}
 
 
@@ -327,6 +328,10 @@ def start_search(project: Project, user, *, name: str, space_kind: str, space_sp
     except ConstraintError as exc:
         raise ValidationError({"constraints": str(exc)}) from exc
     objectives = validate_objectives(objectives, space_kind)
+    cost_metric = str((strategy_settings or {}).get("cost_metric", ""))
+    if "@" in cost_metric and cost_metric not in target_cost_metrics(space_kind):
+        raise ValidationError({"strategy_settings": f"cost_metric {cost_metric!r} names no hardware target cost "
+                                                    f"that applies to this space"})
     if strategy in ONESHOT_STRATEGIES:
         _check_oneshot(project.dataset, space, strategy, strategy_settings or {}, seed)
     else:

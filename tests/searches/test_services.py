@@ -353,3 +353,19 @@ def test_width_multiplier_trains_a_thinner_copy(start_search, monkeypatch):
     trial = Trial.objects.get(id=trial_id)
     full = sum(p.numel() for p in search.space.build().to_torch(trial.arch, (1, 8, 8), 10).parameters())
     assert trial.state == "complete" and trial.params < full / 2
+
+
+def test_monas_reward_can_weigh_latency_on_an_edge_device(nb201_benchmark_project, owner, monkeypatch):
+    from searches import runner
+
+    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    key = f"latency_ms@{edge_target('pixel3').id}"
+    search = services.start_search(nb201_benchmark_project, owner, name="monas", space_kind="nb201",
+                                   space_spec=None, strategy="reinforce", max_trials=2, parallelism=2,
+                                   strategy_settings={"cost_metric": key, "accuracy_weight": 0.8})
+    for trial_id in services.advance_search(search.id):
+        runner.run_trial(trial_id, worker="w")
+    assert all(t.metrics[key] > 0 for t in search.trials.all())
+    with pytest.raises(ValidationError):
+        services.start_search(nb201_benchmark_project, owner, name="bad", space_kind="nb201", space_spec=None,
+                              strategy="reinforce", max_trials=2, strategy_settings={"cost_metric": "latency_ms@0"})
