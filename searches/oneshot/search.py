@@ -23,7 +23,12 @@ import torch
 import torch.nn.functional as F
 
 from ..spaces.base import SearchSpace, SpecError
-from ..strategies.settings_checks import check_choice_setting, check_float_setting, check_int_setting
+from ..strategies.settings_checks import (
+    check_choice_setting,
+    check_float_setting,
+    check_int_setting,
+    merge_settings,
+)
 from ..training.datasets import CLASSIFICATION, DataSplits
 from ..training.trainer import resolve_device
 from .supernet import Gate, Supernet, build_supernet, path_gates
@@ -120,11 +125,7 @@ class OneShotSearch:
         return {**COMMON_SETTINGS, **cls.strategy_settings()}
 
     def validate_settings(self, settings: dict) -> dict:
-        merged = self.default_settings()
-        unknown = sorted(set(settings) - set(merged))
-        if unknown:
-            raise SpecError(unknown[0], f"is not a setting of the {self.name} strategy")
-        merged.update(settings)
+        merged = merge_settings(self.default_settings(), settings, f"the {self.name} strategy")
         check_int_setting(merged, "epochs", 1, 10_000)
         check_int_setting(merged, "batch_size", 2, 65_536)
         check_float_setting(merged, "weight_lr", 0.0, 10.0, open_low=True)

@@ -14,7 +14,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..spaces.base import SearchSpace, SpecError
+from ..spaces.base import SearchSpace
+from .settings_checks import merge_settings
 
 # Trial states as the engine sees them (the Django model uses the same strings).
 QUEUED, RUNNING, COMPLETE, PRUNED, FAILED, CANCELLED = (
@@ -83,12 +84,7 @@ class Strategy(ABC):
         return {}
 
     def validate_settings(self, settings: dict) -> dict:
-        merged = dict(self.default_settings())
-        unknown = sorted(set(settings) - set(merged))
-        if unknown:
-            raise SpecError(unknown[0], f"is not a setting of the {self.name} strategy")
-        merged.update(settings)
-        return merged
+        return merge_settings(self.default_settings(), settings, f"the {self.name} strategy")
 
     @abstractmethod
     def ask(self, history: list[TrialRecord], n: int) -> list[dict]:

@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 
 from ..spaces.base import SpecError
 from .base import TrialRecord
-from .settings_checks import check_int_setting
+from .settings_checks import check_int_setting, merge_settings
 
 
 class Scheduler(ABC):
@@ -36,12 +36,7 @@ class Scheduler(ABC):
         return {}
 
     def validate_settings(self, settings: dict) -> dict:
-        merged = dict(self.default_settings())
-        unknown = sorted(set(settings) - set(merged))
-        if unknown:
-            raise SpecError(unknown[0], f"is not a setting of the {self.name} scheduler")
-        merged.update(settings)
-        return merged
+        return merge_settings(self.default_settings(), settings, f"the {self.name} scheduler")
 
     @abstractmethod
     def should_stop(self, trial_number: int, epoch: int, value: float, history: list[TrialRecord]) -> bool:

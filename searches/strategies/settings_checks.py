@@ -7,6 +7,14 @@ import math
 from ..spaces.base import SpecError
 
 
+def merge_settings(defaults: dict, given: dict, owner: str) -> dict:
+    """The defaults overlaid with the given settings; a setting the owner lacks is refused by name."""
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise SpecError(unknown[0], f"is not a setting of {owner}")
+    return {**defaults, **given}
+
+
 def check_int_setting(settings: dict, name: str, low: int, high: int) -> int:
     value = settings.get(name)
     if isinstance(value, bool) or not isinstance(value, int):
