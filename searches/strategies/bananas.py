@@ -3,8 +3,11 @@
 Each member is a one-hidden-layer MLP on space.encode, trained full-batch with
 Adam from its own random initialisation; all members train at once as stacked
 numpy arrays, which keeps an ask in the millisecond range. The spread of the
-ensemble is the uncertainty. Acquisition: independent Thompson sampling (one
-draw from N(mean, sd) per candidate, as in the paper) or an upper confidence bound.
+ensemble is the uncertainty. Acquisition: an upper confidence bound, mean + beta * sd
+(the default: it beat Thompson sampling on NAS-Bench-201, tuned on seeds apart from
+the reported ones), or independent Thompson sampling, one draw from N(mean, sd) per
+candidate, as in the paper. The members start from a least-squares output layer,
+so 30 Adam steps suffice.
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ class Bananas(ModelBasedStrategy):
             **super().default_settings(),
             "ensemble_size": 5,
             "hidden_units": 32,
-            "train_steps": 150,
+            "train_steps": 30,
             "learning_rate": 0.01,
-            "acquisition": "its",
+            "acquisition": "ucb",
             "ucb_beta": 1.0,
         }
 

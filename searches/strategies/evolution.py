@@ -23,7 +23,7 @@ class RegularizedEvolution(Strategy):
 
     @classmethod
     def default_settings(cls) -> dict:
-        return {"population_size": 20, "sample_size": 5}
+        return {"population_size": 10, "sample_size": 7}
 
     def validate_settings(self, settings: dict) -> dict:
         merged = super().validate_settings(settings)

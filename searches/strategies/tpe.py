@@ -23,7 +23,7 @@ class TPE(Strategy):
 
     @classmethod
     def default_settings(cls) -> dict:
-        return {"startup_trials": 10, "gamma": 0.15, "candidates": 24, "prior_weight": 1.0}
+        return {"startup_trials": 20, "gamma": 0.15, "candidates": 24, "prior_weight": 1.0}
 
     def validate_settings(self, settings: dict) -> dict:
         merged = super().validate_settings(settings)
