@@ -127,6 +127,22 @@ class Strategy(ABC):
                 out.append(arch)
         return out
 
+    def breed(self, history: list[TrialRecord], n: int, parents: list,
+              make_child: Callable[[list, random.Random, set[str]], dict | None]) -> list[dict]:
+        """Proposals of an evolutionary strategy: random until the population is full, then
+        `make_child(parents, rng, seen)`; random again whenever no new child comes of it."""
+        rng, seen, out = self.rng(history), self.seen_keys(history), []
+        for position in range(len(history), len(history) + n):
+            child = None
+            if position >= self.settings["population_size"] and parents:
+                child = make_child(parents, rng, seen)
+            if child is None:
+                child = next(iter(self.fill_random(rng, seen, 1)), None)
+            if child is None:
+                break
+            out.append(child)
+        return out
+
     def fill_random(self, rng: random.Random, seen: set[str], n: int) -> list[dict]:
         """Like sample_new, but when random draws run dry on a small space, walk the whole
         space in a shuffled order, so fewer than n come back only when it is exhausted."""

@@ -36,20 +36,7 @@ class RegularizedEvolution(Strategy):
         return self.scored(by_number(history))[-self.settings["population_size"]:]
 
     def ask(self, history: list[TrialRecord], n: int) -> list[dict]:
-        rng = self.rng(history)
-        seen = self.seen_keys(history)
-        population = self.population(history)
-        out: list[dict] = []
-        for position in range(len(history), len(history) + n):
-            child = None
-            if position >= self.settings["population_size"] and population:
-                child = self._child(population, rng, seen)
-            if child is None:
-                child = next(iter(self.fill_random(rng, seen, 1)), None)
-            if child is None:
-                break
-            out.append(child)
-        return out
+        return self.breed(history, n, self.population(history), self._child)
 
     def tournament(self, population: list[tuple[float, TrialRecord]], rng: random.Random) -> TrialRecord:
         """The best of S members drawn without replacement; the younger wins a tie."""

@@ -125,20 +125,7 @@ class NSGA2(Strategy):
         return ranked[: self.settings["population_size"]]
 
     def ask(self, history: list[TrialRecord], n: int) -> list[dict]:
-        rng = self.rng(history)
-        seen = self.seen_keys(history)
-        parents = self.parents(history)
-        out: list[dict] = []
-        for position in range(len(history), len(history) + n):
-            child = None
-            if position >= self.settings["population_size"] and parents:
-                child = self._child(parents, rng, seen)
-            if child is None:
-                child = next(iter(self.fill_random(rng, seen, 1)), None)
-            if child is None:
-                break
-            out.append(child)
-        return out
+        return self.breed(history, n, self.parents(history), self._child)
 
     def _child(self, parents, rng: random.Random, seen: set[str]) -> dict | None:
         for _ in range(MUTATION_TRIES):
