@@ -28,6 +28,7 @@ TINY_SPECS = {
     "hybrid": {"conv_stages": 1, "conv_strides": [2], "conv_widths": [4, 8], "min_conv_depth": 1,
                "max_conv_depth": 2, "conv_kernels": [3], "attention_stages": 1, "attention_widths": [4],
                "min_attention_depth": 1, "max_attention_depth": 1, "heads": [1, 2], "mlp_ratios": [1.0, 2.0]},
+    "nb201": {"C": 2, "N": 1, "ops": ["none", "skip_connect", "avg_pool_3x3"]},
 }
 KINDS_OWNED_BY_THIS_SUITE = ("chain_mlp", "macro_cnn", "transformer", "hybrid")
 
