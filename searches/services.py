@@ -146,11 +146,6 @@ def create_project_with_data(owner, name: str, description: str, members, datase
             raise
 
 
-def add_member(project: Project, user) -> None:
-    if user.id != project.owner_id:
-        project.members.add(user)
-
-
 # --- validation helpers ------------------------------------------------------------------
 def _spec_error(exc: SpecError, prefix: str) -> ValidationError:
     return ValidationError({f"{prefix}{exc.field}": exc.message})
