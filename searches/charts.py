@@ -10,6 +10,8 @@ import numpy as np
 
 from .strategies.nsga2 import non_dominated_fronts
 
+# Above the plot: below it, a horizontal legend collides with the x-axis title.
+LEGEND_ON_TOP = {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"}
 METRIC_LABELS = {"val_accuracy": "validation accuracy", "test_accuracy": "test accuracy", "params": "parameters",
                  "train_seconds": "training seconds"}
 
@@ -40,10 +42,10 @@ def best_so_far_figure(trials: list[dict], metric: str = "val_accuracy", directi
              "x": xs, "y": ys, "marker": {"color": "#1f6feb"}},
         ],
         "layout": {
-            "margin": {"l": 50, "r": 10, "t": 10, "b": 40},
+            "margin": {"l": 50, "r": 10, "t": 30, "b": 40},
             "xaxis": {"title": {"text": "trial number"}, "rangemode": "tozero"},
             "yaxis": {"title": {"text": metric.replace("_", " ")}},
-            "legend": {"orientation": "h"},
+            "legend": LEGEND_ON_TOP,
             "height": 320,
         },
     }
@@ -59,11 +61,11 @@ def learning_curve_figure(epochs: dict[str, list[tuple[int, float]]]) -> dict:
     return {
         "data": data,
         "layout": {
-            "margin": {"l": 50, "r": 50, "t": 10, "b": 40}, "height": 320,
+            "margin": {"l": 50, "r": 50, "t": 30, "b": 40}, "height": 320,
             "xaxis": {"title": {"text": "epoch"}},
             "yaxis": {"title": {"text": "accuracy"}},
             "yaxis2": {"title": {"text": "loss"}, "overlaying": "y", "side": "right"},
-            "legend": {"orientation": "h"},
+            "legend": LEGEND_ON_TOP,
         },
     }
 
@@ -100,7 +102,7 @@ def pareto_figure(trials: list[dict], x_metric: str, x_direction: str,
              "marker": {"color": "#d1242f", "size": 9}},
         ],
         "layout": {
-            "margin": {"l": 50, "r": 10, "t": 10, "b": 40}, "height": 320, "legend": {"orientation": "h"},
+            "margin": {"l": 50, "r": 10, "t": 30, "b": 40}, "height": 320, "legend": LEGEND_ON_TOP,
             "xaxis": {"title": {"text": metric_label(x_metric, labels)},
                       "type": "log" if x_metric == "params" else "linear"},
             "yaxis": {"title": {"text": metric_label(y_metric, labels)}},
@@ -138,6 +140,6 @@ def oneshot_curve_figure(history: list[dict]) -> dict:
              "x": [h["epoch"] for h in history if name in h], "y": [h[name] for h in history if name in h],
              "yaxis": "y" if "accuracy" in name else "y2"} for name in series]
     return {"data": data, "layout": {
-        "margin": {"l": 50, "r": 50, "t": 10, "b": 40}, "height": 300, "legend": {"orientation": "h"},
+        "margin": {"l": 50, "r": 50, "t": 30, "b": 40}, "height": 300, "legend": LEGEND_ON_TOP,
         "xaxis": {"title": {"text": "supernet epoch"}}, "yaxis": {"title": {"text": "accuracy"}},
         "yaxis2": {"title": {"text": "loss"}, "overlaying": "y", "side": "right"}}}
