@@ -131,16 +131,27 @@ class Strategy(ABC):
               make_child: Callable[[list, random.Random, set[str]], dict | None]) -> list[dict]:
         """Proposals of an evolutionary strategy: random until the population is full, then
         `make_child(parents, rng, seen)`; random again whenever no new child comes of it."""
-        rng, seen, out = self.rng(history), self.seen_keys(history), []
-        for position in range(len(history), len(history) + n):
-            child = None
-            if position >= self.settings["population_size"] and parents:
-                child = make_child(parents, rng, seen)
-            if child is None:
-                child = next(iter(self.fill_random(rng, seen, 1)), None)
-            if child is None:
+        rng, seen = self.rng(history), self.seen_keys(history)
+
+        def child(i: int) -> dict | None:
+            if parents and len(history) + i >= self.settings["population_size"]:
+                return make_child(parents, rng, seen)
+            return None
+
+        return self.propose_each(n, rng, seen, child)
+
+    def propose_each(self, n: int, rng: random.Random, seen: set[str],
+                     propose: Callable[[int], dict | None]) -> list[dict]:
+        """Up to n proposals from `propose(i)`; a random new architecture wherever it gives
+        none, so fewer than n come back only when the space is exhausted."""
+        out: list[dict] = []
+        for i in range(n):
+            arch = propose(i)
+            if arch is None:
+                arch = next(iter(self.fill_random(rng, seen, 1)), None)
+            if arch is None:
                 break
-            out.append(child)
+            out.append(arch)
         return out
 
     def fill_random(self, rng: random.Random, seen: set[str], n: int) -> list[dict]:

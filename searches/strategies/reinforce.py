@@ -86,15 +86,7 @@ class Reinforce(Strategy):
         rng = self.rng(history)
         seen = self.seen_keys(history)
         policy = self.policy(history)
-        out: list[dict] = []
-        while len(out) < n:
-            arch = self._sample_policy(policy, rng, seen)
-            if arch is None:
-                arch = next(iter(self.fill_random(rng, seen, 1)), None)
-            if arch is None:
-                break
-            out.append(arch)
-        return out
+        return self.propose_each(n, rng, seen, lambda i: self._sample_policy(policy, rng, seen))
 
     def _sample_policy(self, policy: dict, rng: random.Random, seen: set[str], tries: int = 200) -> dict | None:
         for _ in range(tries):

@@ -41,15 +41,7 @@ class TPE(Strategy):
             return self.fill_random(rng, seen, n)
         good, bad = self.split(scored)
         l_density, g_density = self.densities(good), self.densities(bad)
-        out: list[dict] = []
-        while len(out) < n:
-            arch = self._best_candidate(l_density, g_density, rng, seen)
-            if arch is None:
-                arch = next(iter(self.fill_random(rng, seen, 1)), None)
-            if arch is None:
-                break
-            out.append(arch)
-        return out
+        return self.propose_each(n, rng, seen, lambda i: self._best_candidate(l_density, g_density, rng, seen))
 
     def split(self, scored: list[tuple[float, TrialRecord]]) -> tuple[list[dict], list[dict]]:
         """(good archs, bad archs): the top ceil(gamma * n), at least one, and the rest."""
