@@ -140,28 +140,11 @@
     setSearch(s.search);
   }
 
-  function status(text, ok) {
-    document.getElementById("live-status").textContent = text;
-    document.getElementById("live-dot").className = "dot " + (ok ? "on" : "off");
-  }
-
-  let retry = 500;
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    const ws = new WebSocket(scheme + location.host + state.socket);
-    ws.onopen = function () { retry = 500; status("live", true); refresh(); };
-    ws.onmessage = function (e) {
-      const msg = JSON.parse(e.data);
-      if (msg.type === "trial") refreshSoon();
-      else if (msg.type === "search") setSearch(msg.search);
-    };
-    ws.onclose = function () {
-      status("reconnecting…", false);
-      setTimeout(connect, retry);
-      retry = Math.min(retry * 2, 10000);
-    };
+  function onMessage(msg) {
+    if (msg.type === "trial") refreshSoon();
+    else if (msg.type === "search") setSearch(msg.search);
   }
 
   load(state);
-  connect();
+  window.nasLiveSocket(state.socket, refresh, onMessage);
 })();

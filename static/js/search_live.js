@@ -142,28 +142,6 @@
     }
   }
 
-  function status(text, ok) {
-    document.getElementById("live-status").textContent = text;
-    document.getElementById("live-dot").className = "dot " + (ok ? "on" : "off");
-  }
-
-  let retry = 500;
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    const ws = new WebSocket(scheme + location.host + initial.socket);
-    ws.onopen = function () {
-      retry = 500;
-      status("live", true);
-      refresh();
-    };
-    ws.onmessage = (e) => onMessage(JSON.parse(e.data));
-    ws.onclose = function () {
-      status("reconnecting…", false);
-      setTimeout(connect, retry);
-      retry = Math.min(retry * 2, 10000);
-    };
-  }
-
   loadState(initial);
-  connect();
+  window.nasLiveSocket(initial.socket, refresh, onMessage);
 })();

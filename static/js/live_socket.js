@@ -1,0 +1,29 @@
+// The live pages' websocket: shows the connection in #live-status / #live-dot and
+// reconnects with backoff. onOpen runs on every (re)connect, so a page can refetch
+// its full state and miss nothing while the socket was down.
+window.nasLiveSocket = function (path, onOpen, onMessage) {
+  let retry = 500;
+
+  function status(text, ok) {
+    document.getElementById("live-status").textContent = text;
+    document.getElementById("live-dot").className = "dot " + (ok ? "on" : "off");
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    const ws = new WebSocket(scheme + location.host + path);
+    ws.onopen = function () {
+      retry = 500;
+      status("live", true);
+      onOpen();
+    };
+    ws.onmessage = (e) => onMessage(JSON.parse(e.data));
+    ws.onclose = function () {
+      status("reconnecting…", false);
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 10000);
+    };
+  }
+
+  connect();
+};
