@@ -1,4 +1,4 @@
-"""Plotly figures of the device comparison page, built from plain data (devices.services.comparison).
+"""Plotly figures of the device comparison page, built from plain data (devices.queries.comparison).
 
 The page refetches its data.json when a trial changes or the choice changes and redraws these
 figures as they come, so the drawing rules live here only.
@@ -6,12 +6,10 @@ figures as they come, so the drawing rules live here only.
 
 from __future__ import annotations
 
-import math
+from .units import format_cost
 
 TRIAL_COLOURS = ("#1f6feb", "#d1242f", "#1a7f37", "#bf8700", "#8250df", "#0a7ea4", "#cf222e", "#57606a")
 HIGHLIGHT_COLOUR = "#d1242f"
-BYTE_UNITS = ("B", "kB", "MB", "GB", "TB")
-COUNT_UNITS = ("", "k", "M", "G", "T")
 
 
 def _better(a: float, b: float, sense: str) -> bool:
@@ -28,27 +26,6 @@ def pareto_indices(points: list[tuple], senses: tuple[str, ...] = ("min", "max")
     """Indices (ascending) of the points no other point dominates. O(n^2): fronts are drawn for one
     search's trials, hundreds at most."""
     return [i for i, p in enumerate(points) if not any(dominates(q, p, senses) for q in points)]
-
-
-def _scaled(value: float, units: tuple[str, ...], base: float) -> str:
-    index = 0
-    while abs(value) >= base and index < len(units) - 1:
-        value, index = value / base, index + 1
-    return f"{value:.3g} {units[index]}".strip()
-
-
-def format_cost(value, key: str) -> str:
-    """A cost as people read it: '12.3 ms', '1.52 M MACs', '46.1 kB', '0.021 mJ'."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if key.endswith("_ms"):
-        return f"{value:.4g} ms"
-    if key.endswith("_bytes"):
-        return _scaled(value, BYTE_UNITS, 1024)
-    if key.endswith("_mj"):
-        return f"{value:.3g} mJ"
-    unit = {"macs": "MACs", "flops": "FLOPs", "params": "params"}.get(key, "")
-    return f"{_scaled(value, COUNT_UNITS, 1000)} {unit}".strip()
 
 
 def trial_label(trial: dict) -> str:

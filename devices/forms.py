@@ -12,13 +12,14 @@ from . import services
 from .costs.energy import PICOJOULES_PER_MAC
 from .costs.hwnasbench import DEVICE_LABELS, DEVICES
 from .models import HardwareTarget
+from .target_costs import METRIC_LABELS, ranking_metrics
 
 #: The settings (specs) each kind of the form takes; the other fields of the form are ignored for it.
 KIND_SPECS = {HardwareTarget.BENCHMARK: ("device",), HardwareTarget.ANALYTICAL: ("arithmetic",)}
 
 
 def metric_choices() -> list[tuple[str, str]]:
-    return [(m, services.METRIC_LABELS.get(m, m)) for m in services.ranking_metrics(HardwareTarget.ANALYTICAL)]
+    return [(m, METRIC_LABELS.get(m, m)) for m in ranking_metrics(HardwareTarget.ANALYTICAL)]
 
 
 class TargetForm(forms.Form):

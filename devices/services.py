@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -25,43 +24,22 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from searches import events
-from searches.dispatch import queue_name
-from searches.models import Dataset, Search, Trial
-from searches.spaces.nb201 import NB201Space
+from searches import dispatch, events
+from searches.engine_data import build_model
+from searches.models import Search, Trial
 
-from .charts import format_cost
 from .costs import hwnasbench
-from .costs.targets import TARGET_KINDS, TargetError, estimate_costs, normalise_target_specs
+from .costs.targets import TargetError, normalise_target_specs
 from .models import HardwareTarget, Measurement
+from .target_costs import DEFAULT_METRICS, arch_costs, ranking_metrics, target_applies
 
 log = logging.getLogger(__name__)
 
 KIND_LABELS = dict(HardwareTarget.KINDS)
-#: Labels of the costs a target can rank architectures by (devices/costs/targets.py names them).
-METRIC_LABELS = {
-    "latency_ms": "latency (ms)", "latency_median_ms": "median latency (ms)", "latency_p90_ms": "p90 latency (ms)",
-    "macs": "MACs", "flops": "FLOPs", "params": "parameters", "peak_memory_bytes": "peak memory",
-    "activation_bytes": "activation memory", "size_fp32_bytes": "size (fp32)", "size_int8_bytes": "size (int8)",
-    "energy_mj": "energy (mJ)",
-}
-DEFAULT_METRICS = {HardwareTarget.ANALYTICAL: "macs"}  # the others rank by latency_ms
 ANALYTICAL_TARGET_NAME = "Analytical"
-#: HW-NAS-Bench measured the NAS-Bench-201 cells only.
-BENCHMARK_SPACE_KIND = NB201Space.kind
-#: Benchmark datasets have no data to load; the NAS-Bench-201 CIFAR-10 networks take 32x32 RGB images.
-BENCHMARK_INPUTS = {"nb201_cifar10": ((3, 32, 32), 10)}
 
 
 # --- targets ------------------------------------------------------------------------------
-def ranking_metrics(kind: str) -> tuple[str, ...]:
-    """Costs a target of this kind stores. Benchmark targets store the table's latency only: the
-    analytical target has the counts of the search's own model."""
-    if kind == HardwareTarget.BENCHMARK:
-        return ("latency_ms",)
-    return TARGET_KINDS[kind].metrics
-
-
 def validate_specs(kind: str, specs: dict | None) -> dict:
     """The specs with their defaults (devices/costs/targets.py); errors are keyed 'kind' or 'specs.<field>'."""
     if kind not in KIND_LABELS:
@@ -131,13 +109,9 @@ def register_worker_target(host: dict, device: str = "cpu") -> HardwareTarget:
     return target
 
 
-def measure_queue(target: HardwareTarget) -> str:
-    return queue_name(f"measure.{target.id}")
-
-
 def worker_measure_queue(host: dict, device: str = "cpu") -> str:
     """Register the worker's target and name the queue it must consume (devices/signals.py does both)."""
-    return measure_queue(register_worker_target(host, device))
+    return dispatch.measure_queue(register_worker_target(host, device).id)
 
 
 def default_target_specs() -> dict[str, tuple[str, dict]]:
@@ -160,71 +134,6 @@ def missing_default_targets() -> list[str]:
     names = list(default_target_specs())
     existing = set(HardwareTarget.objects.filter(name__in=names).values_list("name", flat=True))
     return [n for n in names if n not in existing]
-
-
-# --- what a target answers -------------------------------------------------------------------
-def target_applies(target: HardwareTarget, space_kind: str) -> bool:
-    return target.kind != HardwareTarget.BENCHMARK or space_kind == BENCHMARK_SPACE_KIND
-
-
-def not_applicable_reason(target: HardwareTarget, space_kind: str) -> str:
-    if target_applies(target, space_kind):
-        return ""
-    return f"n/a: HW-NAS-Bench has {BENCHMARK_SPACE_KIND} cells only, not {space_kind} architectures"
-
-
-def cost_metric(target: HardwareTarget) -> tuple[str, str]:
-    """(metrics key, label) of the cost a target ranks architectures by."""
-    key = target.metric or DEFAULT_METRICS.get(target.kind, "latency_ms")
-    return key, METRIC_LABELS.get(key, key)
-
-
-@dataclass(frozen=True)
-class ModelInputs:
-    input_shape: tuple
-    num_classes: int
-    task: str = "classification"
-    vocab_size: int = 0
-
-
-def model_inputs(search: Search) -> ModelInputs:
-    """What the search's models take, from the project's dataset (loaded once per process)."""
-    dataset = search.project.dataset
-    if dataset.source == Dataset.BENCHMARK:
-        shape, classes = BENCHMARK_INPUTS[dataset.builtin_key]
-        return ModelInputs(shape, classes)
-    from searches.runner import load_project_data
-
-    data = load_project_data(dataset, search.seed)
-    return ModelInputs(tuple(data.input_shape), data.num_classes, data.task, getattr(data, "vocab_size", 0))
-
-
-def build_model(search: Search, arch: dict):
-    inputs = model_inputs(search)
-    model = search.space.build().to_torch(arch, inputs.input_shape, inputs.num_classes, task=inputs.task,
-                                          vocab_size=inputs.vocab_size)
-    return model, inputs
-
-
-def arch_costs(search: Search, arch: dict, target: HardwareTarget, model_for=None) -> dict | None:
-    """The costs of `arch` of this search on a target, computed here (devices/costs/targets.py), with
-    the settings that produced them; None where the target does not apply. Writes nothing and needs
-    no trial, so hard constraints can be checked before training. `model_for` (a no-argument callable
-    returning (model, ModelInputs)) lets callers build the model once for several targets.
-
-    Benchmark targets get no model: their latency is the table's, for the paper's CIFAR-10 network
-    (C=16, N=5), and the counts of the search's own model belong to the analytical target.
-    """
-    space_kind = search.space.kind
-    if not target_applies(target, space_kind):
-        return None
-    if target.kind == HardwareTarget.BENCHMARK:
-        model, inputs = None, ModelInputs(*BENCHMARK_INPUTS["nb201_cifar10"])
-    else:
-        model, inputs = model_for() if model_for else build_model(search, arch)
-    costs = estimate_costs(target.kind, target.specs, space_kind, arch, model, inputs.input_shape,
-                           inputs.vocab_size)
-    return {**costs, **normalise_target_specs(target.kind, target.specs)}
 
 
 # --- measurements --------------------------------------------------------------------------
@@ -298,13 +207,11 @@ def measure_trial_on_target(trial_id: int, target_id: int) -> Measurement | None
 def request_measurement(trial: Trial, target: HardwareTarget) -> Measurement:
     """Queue the trial on the target's worker. A missing or still queued job is (re)sent: the
     claim makes a duplicate message harmless; done, running and failed jobs are left alone."""
-    from . import tasks
-
     with transaction.atomic():
         measurement, created = Measurement.objects.get_or_create(
             trial=trial, target=target, defaults={"arch": trial.arch, "space_kind": _space_kind(trial)})
         if created or measurement.state == Measurement.QUEUED:
-            tasks.measure_later(trial.id, target.id, measure_queue(target))
+            dispatch.measure_later(trial.id, target.id)
     return measurement
 
 
@@ -351,65 +258,5 @@ def costs_for_search(search_id: int) -> int:
 
 def request_search_costs(search: Search) -> None:
     """Compute the missing costs of a search's finished trials in the background."""
-    from . import tasks
-
     ensure_default_targets()
-    tasks.costs_for_search_later(search.id)
-
-
-# --- reading: the comparison page's data -----------------------------------------------------------
-TOP_TRIALS = 5
-
-
-def _objective(search: Search) -> dict:
-    return search.objectives[0] if search.objectives else {"metric": "val_accuracy", "direction": "max"}
-
-
-def ranked_trials(search: Search) -> list[Trial]:
-    """Complete trials with a value of the search's first objective, best first."""
-    objective = _objective(search)
-    trials = [t for t in search.trials.filter(state=Trial.COMPLETE)
-              if isinstance((t.metrics or {}).get(objective["metric"]), (int, float))]
-    best_first = objective["direction"] == "max"
-    return sorted(trials, key=lambda t: (-t.metrics[objective["metric"]] if best_first
-                                         else t.metrics[objective["metric"]], t.number))
-
-
-def _cell(target: HardwareTarget, measurement: Measurement | None, space_kind: str) -> dict:
-    """One trial's cost on one target: state done/n/a/missing/pending/failed, value, text and note."""
-    if not target_applies(target, space_kind):
-        return {"state": "n/a", "value": None, "text": "n/a", "note": not_applicable_reason(target, space_kind)}
-    if measurement is None:
-        return {"state": "missing", "value": None, "text": "–", "note": "not computed yet"}
-    if measurement.state == Measurement.FAILED:
-        return {"state": "failed", "value": None, "text": "failed", "note": measurement.error}
-    if measurement.state != Measurement.DONE:
-        return {"state": "pending", "value": None, "text": "pending", "note": f"{measurement.state} on its worker"}
-    key = cost_metric(target)[0]
-    value = measurement.metrics.get(key)
-    return {"state": "done", "value": value, "text": format_cost(value, key), "note": ""}
-
-
-def comparison(search: Search, chosen_ids: list[int] | None = None, highlight_id: int | None = None) -> dict:
-    """Plain data for the device comparison page: every target, every ranked trial with its cost on
-    each target, which trials are chosen (default: the best TOP_TRIALS) and which is highlighted."""
-    trials = ranked_trials(search)
-    targets = sorted(HardwareTarget.objects.all(), key=lambda t: (t.is_measured, t.kind, t.name))
-    stored = {(m.trial_id, m.target_id): m for m in Measurement.objects.filter(trial__search=search)}
-    chosen = set(chosen_ids) if chosen_ids is not None else {t.id for t in trials[:TOP_TRIALS]}
-    ids = [t.id for t in trials]
-    if highlight_id not in ids:
-        highlight_id = next((i for i in ids if i in chosen), ids[0] if ids else None)
-    space_kind = search.space.kind
-    objective = _objective(search)
-    return {
-        "objective": objective,
-        "targets": [{"id": t.id, "name": t.name, "kind": t.kind, "cost": cost_metric(t)[0],
-                     "cost_label": cost_metric(t)[1], "applies": target_applies(t, space_kind),
-                     "note": not_applicable_reason(t, space_kind)} for t in targets],
-        "trials": [{"id": t.id, "number": t.number, "description": t.description,
-                    "value": t.metrics[objective["metric"]], "chosen": t.id in chosen,
-                    "costs": [_cell(target, stored.get((t.id, target.id)), space_kind) for target in targets]}
-                   for t in trials],
-        "highlight": highlight_id,
-    }
+    dispatch.costs_for_search_later(search.id)

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import logging
 
+import torch
 from celery.signals import worker_ready
 
 from searches.dispatch import queue_name
+
+from . import services
+from .costs.measure import host_specs
 
 log = logging.getLogger(__name__)
 
 
 def worker_device(queue_names) -> str:
     """A worker that takes the gpu queue and has a CUDA device is a GPU target; any other, a CPU one."""
-    import torch
-
     return "gpu" if queue_name("gpu") in set(queue_names) and torch.cuda.is_available() else "cpu"
 
 
@@ -26,9 +28,6 @@ def consumed_queue_names(consumer) -> list[str]:
 @worker_ready.connect(dispatch_uid="devices.consume_own_measure_queue")
 def consume_own_measure_queue(sender, **kwargs) -> str | None:
     """`sender` is the worker's consumer. A failed registration is logged: the worker still trains."""
-    from . import services
-    from .costs.measure import host_specs
-
     try:
         queue = services.worker_measure_queue(host_specs(), worker_device(consumed_queue_names(sender)))
     except Exception:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from searches.access import search_for_user
 
-from . import charts, services
+from . import charts, queries, services
 from .forms import TargetForm
 from .models import HardwareTarget
 
@@ -56,7 +56,7 @@ def comparison_state(search, query) -> dict:
     `highlight` rings one architecture on every target's Pareto chart."""
     chosen = _ids(query["trials"]) if "trials" in query else None
     highlight = next(iter(_ids(query.get("highlight"))), None)
-    data = services.comparison(search, chosen, highlight)
+    data = queries.comparison(search, chosen, highlight)
     return {**data, "charts": charts.comparison_figures(data), "search": {"id": search.id, "state": search.state},
             "socket": f"/ws/searches/{search.id}/"}
 

@@ -1,40 +1,80 @@
-"""Hands work to Celery, or to the embedded worker when no broker is configured.
+"""Hands work to the workers, for both apps: Celery over Redis, or the embedded worker in this process.
 
-Callers schedule with transaction.on_commit, so a worker never sees an id whose
-row is not committed yet.
+The writers (searches/services/, devices/services.py) call the *_later functions inside their
+transaction; the work is sent on commit, so a worker never sees an id whose row is not committed.
+
+Work is sent by task name, so this module imports neither the Celery tasks nor the embedded worker
+(both sit above the writers): Celery routes a name to the task registered under it, and the embedded
+worker registers itself here as the local executor when Django starts (searches/apps.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.db import transaction
+
+from nasweb.celery import app as celery_app
+
+ADVANCE_SEARCH = "searches.advance_search"
+RUN_TRIAL = "searches.run_trial"
+RUN_ONESHOT = "searches.run_oneshot"
+MEASURE_TRIAL_ON_TARGET = "devices.measure_trial_on_target"
+COSTS_FOR_SEARCH = "devices.costs_for_search"
+
+#: (task name, args) -> None; runs the work in this process when there is no broker.
+LocalExecutor = Callable[[str, tuple], None]
+_local_executor: LocalExecutor | None = None
 
 
 def queue_name(base: str) -> str:
     return f"{settings.NASWEB_QUEUE_PREFIX}{base}"
 
 
+def training_queue(device: str) -> str:
+    return queue_name("gpu" if device == "gpu" else "cpu")
+
+
+def measure_queue(target_id: int) -> str:
+    """Each measured target's own queue: only the worker that registered the target consumes it."""
+    return queue_name(f"measure.{target_id}")
+
+
 def advance_later(search_id: int) -> None:
-    transaction.on_commit(lambda: _send("advance", search_id, queue_name("default")))
+    send_on_commit(ADVANCE_SEARCH, (search_id,), queue_name("default"))
 
 
 def run_trial_later(trial_id: int, device: str) -> None:
-    queue = queue_name("gpu" if device == "gpu" else "cpu")
-    transaction.on_commit(lambda: _send("trial", trial_id, queue))
+    send_on_commit(RUN_TRIAL, (trial_id,), training_queue(device))
 
 
 def run_oneshot_later(search_id: int, device: str) -> None:
-    queue = queue_name("gpu" if device == "gpu" else "cpu")
-    transaction.on_commit(lambda: _send("oneshot", search_id, queue))
+    send_on_commit(RUN_ONESHOT, (search_id,), training_queue(device))
 
 
-def _send(kind: str, object_id: int, queue: str) -> None:
+def measure_later(trial_id: int, target_id: int) -> None:
+    send_on_commit(MEASURE_TRIAL_ON_TARGET, (trial_id, target_id), measure_queue(target_id))
+
+
+def costs_for_search_later(search_id: int) -> None:
+    send_on_commit(COSTS_FOR_SEARCH, (search_id,), queue_name("default"))
+
+
+def use_local_executor(executor: LocalExecutor | None) -> None:
+    """The embedded worker registers itself here; None unregisters it."""
+    global _local_executor
+    _local_executor = executor
+
+
+def send_on_commit(task_name: str, args: tuple, queue: str) -> None:
+    transaction.on_commit(lambda: send_now(task_name, args, queue))
+
+
+def send_now(task_name: str, args: tuple, queue: str) -> None:
     if settings.NASWEB_EMBEDDED_WORKER:
-        from .embedded import embedded_worker
-
-        embedded_worker().submit(kind, object_id)
+        if _local_executor is None:
+            raise RuntimeError("NASWEB_EMBEDDED_WORKER is on but no embedded worker is registered")
+        _local_executor(task_name, args)
         return
-    from . import tasks
-
-    task = {"advance": tasks.advance_search, "trial": tasks.run_trial, "oneshot": tasks.run_oneshot}[kind]
-    task.apply_async(args=[object_id], queue=queue)
+    celery_app.send_task(task_name, args=list(args), queue=queue)

@@ -10,14 +10,18 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
 
-from . import services
+from devices.target_costs import in_process_cost_metrics
+
+from .benchmarks.registry import BENCHMARKS
 from .estimators.zero_cost import PROXIES
 from .models import Search
 from .oneshot.registry import ONESHOT_STRATEGIES
-from .pruning import PRUNERS
+from .pruners import PRUNERS
 from .spaces.registry import SPACES
+from .strategies.base import DEFAULT_OBJECTIVE
 from .strategies.registry import STRATEGIES
 from .training.datasets import BUILTIN_DATASETS
+from .training.settings import OPTIMIZERS
 from .training.uploads import UPLOAD_FORMATS
 
 
@@ -29,7 +33,7 @@ class SignUpForm(UserCreationForm):
 
 def dataset_choices() -> list[tuple[str, str]]:
     builtins = [(f"builtin:{k}", d.label) for k, d in BUILTIN_DATASETS.items()]
-    benchmarks = [(f"benchmark:{k}", b["label"]) for k, b in services.BENCHMARKS.items()]
+    benchmarks = [(f"benchmark:{k}", b.label) for k, b in BENCHMARKS.items()]
     return builtins + benchmarks + [("upload", "Upload a file…")]
 
 
@@ -119,14 +123,11 @@ def _parse_list(text: str, integer: bool) -> list:
 
 def cost_target_choices() -> list[tuple[str, str]]:
     """Hardware targets whose costs are computed in-process, as "<cost>@<target id>" keys."""
-    from devices.models import HardwareTarget
-    from devices.services import cost_metric
+    return list(in_process_cost_metrics().items())
 
-    choices = []
-    for target in HardwareTarget.objects.exclude(kind__startswith="measured").order_by("name"):
-        key, label = cost_metric(target)
-        choices.append((f"{key}@{target.id}", f"{label} on {target.name}"))
-    return choices
+
+def pruner_choices() -> list[tuple[str, str]]:
+    return [("", "none: every trial trains all its epochs"), *((name, p.label) for name, p in PRUNERS.items())]
 
 
 def second_objective_choices() -> list[tuple[str, str]]:
@@ -157,7 +158,7 @@ class SearchForm(forms.Form):
     cost_limit_target = forms.ChoiceField(required=False, label="…on this hardware target",
                                           choices=lambda: [("", "–")] + cost_target_choices())
     pruner = forms.ChoiceField(required=False, label="Early stopping of trials",
-                               choices=lambda: [("", "none: every trial trains all its epochs"), *PRUNERS.items()],
+                               choices=lambda: pruner_choices(),
                                help_text="stops unpromising trials between epochs")
     pruner_settings = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 1}),
                                       help_text='JSON, e.g. {"eta": 3}; empty for the defaults')
@@ -174,7 +175,7 @@ class SearchForm(forms.Form):
     epochs = forms.IntegerField(min_value=1, max_value=500, initial=5)
     batch_size = forms.IntegerField(min_value=2, max_value=4096, initial=64)
     lr = forms.FloatField(min_value=1e-6, max_value=10, initial=3e-3, label="Learning rate")
-    optimizer = forms.ChoiceField(choices=[(o, o) for o in services.OPTIMIZERS], initial="adamw")
+    optimizer = forms.ChoiceField(choices=[(o, o) for o in OPTIMIZERS], initial="adamw")
     data_fraction = forms.FloatField(min_value=0.01, max_value=1, initial=1.0, label="Data fraction",
                                      help_text="low fidelity: train each trial on this share of the training split")
     width_multiplier = forms.FloatField(min_value=0.05, max_value=4, initial=1.0, label="Width multiplier",
@@ -239,7 +240,7 @@ class SearchForm(forms.Form):
                 "surrogate_quantile": d["surrogate_quantile"]}
 
     def objectives(self) -> list[dict]:
-        objectives = [{"metric": "val_accuracy", "direction": "max"}]
+        objectives = [DEFAULT_OBJECTIVE.as_dict()]
         if self.cleaned_data.get("second_objective"):
             objectives.append({"metric": self.cleaned_data["second_objective"], "direction": "min"})
         return objectives

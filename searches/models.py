@@ -1,6 +1,6 @@
 """Projects, datasets, spaces, searches and trials.
 
-Only searches/services.py writes these tables; everything else reads.
+Only the searches/services/ package writes these tables; everything else reads.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from .spaces.registry import build_space
-from .strategies.base import CANCELLED, COMPLETE, FAILED, PRUNED, QUEUED, RUNNING
+from .strategies.base import CANCELLED, COMPLETE, DEFAULT_OBJECTIVE, FAILED, PRUNED, QUEUED, RUNNING
 
 
 class Dataset(models.Model):
@@ -56,11 +56,6 @@ class Project(models.Model):
 
     def __str__(self):
         return self.name
-
-    def can_view(self, user) -> bool:
-        if not user.is_authenticated:
-            return False
-        return self.owner_id == user.id or self.members.filter(id=user.id).exists()
 
 
 class SearchSpace(models.Model):
@@ -124,12 +119,13 @@ class Search(models.Model):
         return self.name
 
     @property
-    def is_active(self) -> bool:
-        return self.state in self.ACTIVE_STATES
+    def primary_objective(self) -> dict:
+        """The first objective ranks the leaderboard and drives single-objective strategies."""
+        return self.objectives[0] if self.objectives else DEFAULT_OBJECTIVE.as_dict()
 
     @property
     def primary_metric(self) -> str:
-        return self.objectives[0]["metric"] if self.objectives else "val_accuracy"
+        return self.primary_objective["metric"]
 
 
 class Trial(models.Model):

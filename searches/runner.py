@@ -6,43 +6,25 @@ engine code, so it is tested directly.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import logging
+import random
 import traceback
-from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+
+from devices.services import costs_for_trial
 
 from . import services
+from .engine_data import checkpoint_path, evaluator_for, is_benchmark, load_project_data
+from .engine_setup import target_costs_for_objectives
 from .fidelity import thinner
 from .models import Trial
-from .training.datasets import DataSplits, load_builtin
+from .oneshot.latency import build_latency_table
+from .oneshot.ranking import supernet_ranking
+from .oneshot.registry import run_oneshot
 from .training.trainer import TrainConfig, resolve_device, train
 
 log = logging.getLogger(__name__)
-
-
-@functools.lru_cache(maxsize=8)
-def _builtin_data(key: str, seed: int) -> DataSplits:
-    # Workers train many trials on the same data: load and split it once per process.
-    return load_builtin(key, seed)
-
-
-@functools.lru_cache(maxsize=4)
-def _upload_data(dataset_id: int, path: str, fmt: str, options_json: str, seed: int) -> DataSplits:
-    from .training.uploads import load_upload
-
-    return load_upload(path, fmt, seed, settings.NASWEB_MAX_UPLOAD_BYTES, **json.loads(options_json))
-
-
-def load_project_data(dataset, seed: int) -> DataSplits:
-    if dataset.source == dataset.BUILTIN:
-        return _builtin_data(dataset.builtin_key, seed)
-    return _upload_data(dataset.id, dataset.file.path, dataset.file_format,
-                        json.dumps(dataset.options, sort_keys=True), seed)
 
 
 def run_trial(trial_id: int, worker: str) -> None:
@@ -73,36 +55,27 @@ def run_trial(trial_id: int, worker: str) -> None:
 def _evaluate(trial, device: str) -> dict | None:
     """Final metrics of a trial (None when training was told to stop), plus the target
     costs its search optimises or bounds: those must be in place before strategies see it."""
-    if trial.search.project.dataset.source == "benchmark":
+    if is_benchmark(trial.search.project.dataset):
         metrics = _answer_from_benchmark(trial)
     else:
         result = _train_trial(trial, device)
         if result.stopped == "stopped_by_callback":
             return None
         metrics = result.final_metrics()
-    return {**metrics, **services.target_costs_for_objectives(trial.search, trial.arch)}
+    return {**metrics, **target_costs_for_objectives(trial.search, trial.arch)}
 
 
 def record_device_costs(trial_id: int) -> None:
     """Costs on every hardware target for the comparison page; never fails the trial."""
-    from devices.services import costs_for_trial
-
     try:
         costs_for_trial(Trial.objects.select_related("search__space", "search__project__dataset").get(id=trial_id))
     except Exception:
         log.exception("could not compute device costs for trial %s", trial_id)
 
 
-@functools.lru_cache(maxsize=2)
-def benchmark_evaluator(key: str):
-    from .benchmarks.nb201 import BenchmarkEvaluator, Nb201Table
-
-    return BenchmarkEvaluator(Nb201Table.load())
-
-
 def _answer_from_benchmark(trial) -> dict:
     """Benchmark mode: the table's 200-epoch result, recorded as one epoch."""
-    metrics = benchmark_evaluator(trial.search.project.dataset.builtin_key).evaluate(trial.arch)
+    metrics = evaluator_for(trial.search.project.dataset).evaluate(trial.arch)
     services.record_epoch(trial.id, 1, {"val_accuracy": metrics["val_accuracy"]})
     return {**metrics, "source": "NAS-Bench-201 table"}
 
@@ -122,19 +95,6 @@ def _train_trial(trial, device: str):
     return train(model, data, config, on_epoch=lambda r: services.record_epoch(trial.id, r.epoch, r.as_metrics()))
 
 
-def checkpoint_path(trial_id: int) -> Path:
-    """Where a trial's epoch checkpoints go, so a redelivered trial resumes where it stopped.
-
-    Keyed by database as well as trial id: several databases (a test run, a demo) may
-    share one var folder, and their trial ids overlap.
-    """
-    db = connection.settings_dict
-    tag = hashlib.sha1(f"{db['ENGINE']}|{db.get('HOST')}|{db.get('PORT')}|{db['NAME']}".encode()).hexdigest()[:12]
-    folder = Path(settings.VAR_DIR) / "checkpoints" / tag
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"trial-{trial_id}.pt"
-
-
 # --- one-shot searches ----------------------------------------------------------------------------
 def run_oneshot_search(search_id: int, worker: str) -> None:
     """Train the supernet of a one-shot search in one task, pushing each epoch, then derive."""
@@ -151,8 +111,6 @@ def run_oneshot_search(search_id: int, worker: str) -> None:
 
 
 def _run_supernet(search) -> dict:
-    from .oneshot.registry import run_oneshot
-
     space = search.space.build()
     data = load_project_data(search.project.dataset, search.seed)
     engine_settings, web = services.split_oneshot_settings(search.strategy_settings)
@@ -171,18 +129,12 @@ def _run_supernet(search) -> dict:
 def _latency_extra(space, data, target: str) -> dict:
     if not target:
         return {}
-    from .oneshot.latency import build_latency_table
-
     costs = build_latency_table(space, target, data.input_shape, data.num_classes)
     return {"latency_table": costs.table, "latency_base_ms": costs.base}  # MMACs for "macs": a proxy scale
 
 
 def _rank_check(search, space, data, supernet, count: int) -> dict:
     """Kendall's tau between supernet-inherited and stand-alone accuracy on `count` sampled cells."""
-    import random
-
-    from .oneshot.ranking import supernet_ranking
-
     rng, archs, seen = random.Random(search.seed), [], set()
     while len(archs) < min(count, space.size()):
         arch = space.sample(rng)

@@ -6,22 +6,22 @@ import socket
 
 from celery import shared_task
 
-from . import runner, services
+from . import dispatch, runner, services
 
 
-@shared_task(name="searches.advance_search", acks_late=True, max_retries=3, soft_time_limit=120, time_limit=180,
+@shared_task(name=dispatch.ADVANCE_SEARCH, acks_late=True, max_retries=3, soft_time_limit=120, time_limit=180,
              autoretry_for=(ConnectionError,), retry_backoff=True)
 def advance_search(search_id: int) -> None:
     services.advance_search(search_id)
 
 
-@shared_task(bind=True, name="searches.run_trial", acks_late=True, max_retries=0, time_limit=6 * 3600)
+@shared_task(bind=True, name=dispatch.RUN_TRIAL, acks_late=True, max_retries=0, time_limit=6 * 3600)
 def run_trial(self, trial_id: int) -> None:
     hostname = self.request.hostname or socket.gethostname()
     runner.run_trial(trial_id, worker=hostname)
 
 
-@shared_task(bind=True, name="searches.run_oneshot", acks_late=True, max_retries=0, time_limit=24 * 3600)
+@shared_task(bind=True, name=dispatch.RUN_ONESHOT, acks_late=True, max_retries=0, time_limit=24 * 3600)
 def run_oneshot(self, search_id: int) -> None:
     hostname = self.request.hostname or socket.gethostname()
     runner.run_oneshot_search(search_id, worker=hostname)

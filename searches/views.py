@@ -11,10 +11,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from devices.target_costs import in_process_cost_metrics
+
 from . import charts, services
 from .access import project_for_user, search_for_user, trial_for_user, visible_projects
 from .events import search_payload, trial_payload
 from .forms import ProjectForm, SearchForm, SignUpForm
+from .oneshot.registry import ONESHOT_STRATEGIES
 
 
 def signup(request):
@@ -89,9 +92,8 @@ def _start_from_form(project, user, form: SearchForm):
 
 def search_state(search) -> dict:
     trials = [trial_payload(t) for t in search.trials.all()]
-    objectives = search.objectives or [{"metric": "val_accuracy", "direction": "max"}]
-    primary = objectives[0]
-    second = objectives[1] if len(objectives) > 1 else {"metric": "params", "direction": "min"}
+    primary = search.primary_objective
+    second = search.objectives[1] if len(search.objectives) > 1 else {"metric": "params", "direction": "min"}
     return {
         "search": search_payload(search),
         "objective": primary,
@@ -100,7 +102,7 @@ def search_state(search) -> dict:
             "best": charts.best_so_far_figure(trials, primary["metric"], primary["direction"]),
             "pareto": charts.pareto_figure(trials, second["metric"], second["direction"],
                                            primary["metric"], primary["direction"],
-                                           services.target_cost_metrics(search.space.kind)),
+                                           in_process_cost_metrics(search.space.kind)),
         },
         "socket": f"/ws/searches/{search.id}/",
         **oneshot_state(search),
@@ -109,7 +111,7 @@ def search_state(search) -> dict:
 
 def oneshot_state(search) -> dict:
     """The supernet's progress for one-shot searches: weights heat map, curves, result."""
-    if search.strategy not in services.ONESHOT_STRATEGIES:
+    if search.strategy not in ONESHOT_STRATEGIES:
         return {}
     history = [row.info | {"epoch": row.epoch} for row in search.oneshot_epochs.all()]
     result = search.oneshot_result

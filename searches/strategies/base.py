@@ -56,6 +56,14 @@ class Objective:
             return None
         return v if self.direction == "max" else -v
 
+    def as_dict(self) -> dict:
+        """The form a search stores its objectives in: {"metric": ..., "direction": ...}."""
+        return {"metric": self.metric, "direction": self.direction}
+
+
+#: What a search optimises when it names no objective: validation accuracy, the higher the better.
+DEFAULT_OBJECTIVE = Objective()
+
 
 #: A hard constraint: True when the architecture may be trained.
 Constraint = Callable[[dict], bool]

@@ -1,6 +1,5 @@
 """The comparison page's figures, from plain data: no database."""
 
-import pytest
 
 from devices import charts
 
@@ -88,11 +87,3 @@ def test_comparison_figures_skip_targets_that_do_not_apply():
     assert list(figures["fronts"]) == ["2"]
     assert figures["fronts"]["2"]["data"][0]["x"] == [400, 90]
     assert [t["name"] for t in figures["bars"]["data"]] == ["#1"]  # only the chosen trial
-
-
-@pytest.mark.parametrize("value, key, text", [
-    (12.345, "latency_ms", "12.35 ms"), (2048, "peak_memory_bytes", "2 kB"), (37280, "macs", "37.3 k MACs"),
-    (5606, "params", "5.61 k params"), (0.00017, "energy_mj", "0.00017 mJ"), (None, "macs", "–"),
-])
-def test_costs_read_as_people_write_them(value, key, text):
-    assert charts.format_cost(value, key) == text

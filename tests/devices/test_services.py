@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from devices import services, tasks
+from devices import queries, services, target_costs
 from devices.costs.hwnasbench import DEVICE_LABELS
 from devices.models import HardwareTarget, Measurement
 from searches import services as search_services
@@ -86,7 +86,7 @@ def test_targets_get_their_default_settings_and_ranking():
     energy = services.create_target("Int8 energy", "analytical", {"arithmetic": "int8"}, "energy_mj")
     assert (energy.specs, energy.metric) == ({"arithmetic": "int8"}, "energy_mj")
     phone = services.create_target("Phone", "benchmark", {"device": "pixel3"})
-    assert phone.metric == "latency_ms" and services.cost_metric(phone) == ("latency_ms", "latency (ms)")
+    assert phone.metric == "latency_ms" and target_costs.cost_metric(phone) == ("latency_ms", "latency (ms)")
 
 
 def test_worker_registration_is_idempotent_and_keeps_the_settings():
@@ -151,12 +151,12 @@ def test_edge_targets_do_not_apply_to_other_spaces(mlp_trial):
     assert costs[raspi4.id] is None
     assert not Measurement.objects.filter(target=raspi4).exists()
     assert costs[target_named(services.ANALYTICAL_TARGET_NAME).id].state == Measurement.DONE
-    assert services.arch_costs(mlp_trial.search, mlp_trial.arch, raspi4) is None
+    assert target_costs.arch_costs(mlp_trial.search, mlp_trial.arch, raspi4) is None
 
 
 def test_comparison_shows_na_for_edge_targets_of_other_spaces(mlp_trial):
     services.costs_for_trial(mlp_trial)
-    data = services.comparison(mlp_trial.search)
+    data = queries.comparison(mlp_trial.search)
     cells = dict(zip([t["name"] for t in data["targets"]], data["trials"][0]["costs"], strict=True))
     assert cells[DEVICE_LABELS["pixel3"]]["text"] == "n/a" and "nb201" in cells[DEVICE_LABELS["pixel3"]]["note"]
     assert cells[services.ANALYTICAL_TARGET_NAME]["state"] == "done"
@@ -166,11 +166,11 @@ def test_comparison_shows_na_for_edge_targets_of_other_spaces(mlp_trial):
 def test_comparison_chooses_the_best_trials_and_highlights_the_best(start_search):
     search = start_search(max_trials=7, parallelism=7)
     trials = finished_trials(search, accuracies=(0.1, 0.7, 0.2, 0.6, 0.3, 0.5, 0.4))
-    data = services.comparison(search)
+    data = queries.comparison(search)
     assert [t["value"] for t in data["trials"]] == [0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]
     assert [t["chosen"] for t in data["trials"]] == [True] * 5 + [False] * 2
     assert data["highlight"] == trials[1].id
-    mine = services.comparison(search, chosen_ids=[trials[0].id], highlight_id=trials[2].id)
+    mine = queries.comparison(search, chosen_ids=[trials[0].id], highlight_id=trials[2].id)
     assert [t["id"] for t in mine["trials"] if t["chosen"]] == [trials[0].id] and mine["highlight"] == trials[2].id
 
 
@@ -178,7 +178,7 @@ def test_measured_targets_are_queued_on_their_workers_queue(mlp_trial, settings,
                                                             django_capture_on_commit_callbacks):
     settings.NASWEB_EMBEDDED_WORKER, settings.NASWEB_QUEUE_PREFIX = False, ""
     sent = []
-    monkeypatch.setattr(tasks.measure_trial_on_target, "apply_async", lambda args, queue: sent.append((args, queue)))
+    monkeypatch.setattr("searches.dispatch.celery_app.send_task", lambda name, args, queue: sent.append((args, queue)))
     worker = services.register_worker_target(HOST)
     with django_capture_on_commit_callbacks(execute=True):
         costs = services.costs_for_trial(mlp_trial, [worker])

@@ -65,7 +65,7 @@ def test_costs_for_search_goes_to_the_default_queue(trial, settings, monkeypatch
                                                     django_capture_on_commit_callbacks):
     settings.NASWEB_EMBEDDED_WORKER, settings.NASWEB_QUEUE_PREFIX = False, "t2-"
     sent = []
-    monkeypatch.setattr(tasks.costs_for_search, "apply_async", lambda args, queue: sent.append((args, queue)))
+    monkeypatch.setattr("searches.dispatch.celery_app.send_task", lambda name, args, queue: sent.append((args, queue)))
     with django_capture_on_commit_callbacks(execute=True):
         services.request_search_costs(trial.search)
     assert sent == [([trial.search_id], "t2-default")]

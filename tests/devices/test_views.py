@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from devices import services, tasks
+from devices import services
 from devices.costs.hwnasbench import DEVICE_LABELS
 from devices.models import HardwareTarget
 from searches import services as search_services
@@ -58,7 +58,7 @@ def test_a_member_starts_computing_the_missing_costs(client, search, member, set
                                                      django_capture_on_commit_callbacks):
     settings.NASWEB_EMBEDDED_WORKER = False
     sent = []
-    monkeypatch.setattr(tasks.costs_for_search, "apply_async", lambda args, queue: sent.append(args))
+    monkeypatch.setattr("searches.dispatch.celery_app.send_task", lambda name, args, queue: sent.append(args))
     client.force_login(member)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("devices:search_devices_compute", args=[search.id]))

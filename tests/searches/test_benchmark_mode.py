@@ -17,7 +17,7 @@ def benchmark_project(owner):
 
 
 def test_a_benchmark_search_runs_to_done_by_lookup(benchmark_project, owner, monkeypatch):
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     search = services.start_search(benchmark_project, owner, name="b", space_kind="nb201", space_spec=None,
                                    strategy="random", max_trials=4, parallelism=4, seed=1)
     for trial_id in services.advance_search(search.id):

@@ -43,7 +43,7 @@ async def connect(search_id, headers):
 
 
 async def test_owner_receives_trial_and_metric_updates(start_search, owner, monkeypatch):
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     search = await new_search(start_search)
     communicator, connected, _ = await connect(search.id, await headers_for(owner))
     assert connected

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from searches import runner, services
+from searches import dispatch, runner, services
 from searches.models import OneShotEpoch, Search, Trial
 
 pytestmark = pytest.mark.django_db
@@ -14,7 +14,7 @@ TINY_NB201 = {"C": 4, "N": 1}
 @pytest.fixture
 def sent(monkeypatch):
     calls = []
-    monkeypatch.setattr("searches.dispatch._send", lambda kind, object_id, queue: calls.append((kind, object_id)))
+    monkeypatch.setattr("searches.dispatch.send_now", lambda name, args, queue: calls.append((name, *args)))
     return calls
 
 
@@ -28,7 +28,7 @@ def test_a_darts_search_trains_one_supernet_then_retrains_its_cell(
     with django_capture_on_commit_callbacks(execute=True):
         search = start_darts(start_search)
         services.advance_search(search.id)
-    assert ("oneshot", search.id) in sent
+    assert (dispatch.RUN_ONESHOT, search.id) in sent
     runner.run_oneshot_search(search.id, worker="w")
     runner.run_oneshot_search(search.id, worker="other")  # a second delivery finds it claimed
     search.refresh_from_db()

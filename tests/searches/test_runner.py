@@ -3,13 +3,14 @@
 import pytest
 
 from searches import runner, services
+from searches.engine_data import checkpoint_path
 from searches.models import Search, Trial
 
 pytestmark = pytest.mark.django_db
 
 
 def test_run_trial_trains_and_records_every_epoch(start_search, monkeypatch):
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     search = start_search(max_trials=1, training={"epochs": 3})
     (trial_id,) = services.advance_search(search.id)
     runner.run_trial(trial_id, worker="test-worker")
@@ -23,7 +24,7 @@ def test_run_trial_trains_and_records_every_epoch(start_search, monkeypatch):
 
 
 def test_a_trial_that_cannot_build_is_failed_with_the_reason(start_search, monkeypatch):
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     search = start_search(max_trials=1)
     (trial_id,) = services.advance_search(search.id)
     Trial.objects.filter(id=trial_id).update(arch={"depth": 99})
@@ -34,7 +35,7 @@ def test_a_trial_that_cannot_build_is_failed_with_the_reason(start_search, monke
 
 def test_a_cancelled_search_stops_training_between_epochs(start_search, monkeypatch, settings, tmp_path):
     settings.VAR_DIR = tmp_path
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     search = start_search(max_trials=1, training={"epochs": 50})
     (trial_id,) = services.advance_search(search.id)
     real_record = services.record_epoch
@@ -48,11 +49,11 @@ def test_a_cancelled_search_stops_training_between_epochs(start_search, monkeypa
     runner.run_trial(trial_id, worker="w")
     trial = Trial.objects.get(id=trial_id)
     assert trial.state == Trial.CANCELLED and trial.epochs_done <= 2
-    assert not runner.checkpoint_path(trial_id).exists()  # a final trial never resumes: nothing left behind
+    assert not checkpoint_path(trial_id).exists()  # a final trial never resumes: nothing left behind
 
 
 def test_a_trial_claimed_elsewhere_is_left_alone(start_search, monkeypatch):
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     search = start_search(max_trials=1)
     (trial_id,) = services.advance_search(search.id)
     services.claim_trial(trial_id, "other", "cpu")
@@ -63,7 +64,7 @@ def test_a_trial_claimed_elsewhere_is_left_alone(start_search, monkeypatch):
 
 def test_a_redelivered_trial_resumes_from_its_checkpoint(start_search, monkeypatch, settings, tmp_path):
     settings.VAR_DIR = tmp_path
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     search = start_search(max_trials=1, training={"epochs": 4})
     (trial_id,) = services.advance_search(search.id)
     real_record = services.record_epoch
@@ -76,7 +77,7 @@ def test_a_redelivered_trial_resumes_from_its_checkpoint(start_search, monkeypat
     monkeypatch.setattr("searches.services.record_epoch", worker_dies_after_two_epochs)
     with pytest.raises(SystemExit):
         runner.run_trial(trial_id, worker="w1")
-    assert runner.checkpoint_path(trial_id).exists()
+    assert checkpoint_path(trial_id).exists()
     monkeypatch.setattr("searches.services.record_epoch", real_record)
     Trial.objects.filter(id=trial_id).update(heartbeat_at=None, state=Trial.QUEUED)  # the broker redelivers
     trained_epochs = []
@@ -86,4 +87,4 @@ def test_a_redelivered_trial_resumes_from_its_checkpoint(start_search, monkeypat
     trial = Trial.objects.get(id=trial_id)
     assert trial.state == Trial.COMPLETE and trained_epochs == [3, 4]
     assert sorted(set(trial.epoch_metrics.values_list("epoch", flat=True))) == [1, 2, 3, 4]
-    assert not runner.checkpoint_path(trial_id).exists()
+    assert not checkpoint_path(trial_id).exists()

@@ -4,7 +4,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from searches import services
+from searches import dispatch, services
+from searches.access import visible_projects
+from searches.engine_setup import build_search_strategy
 from searches.models import Search, SearchSpace, Trial, TrialMetric
 
 pytestmark = pytest.mark.django_db
@@ -27,18 +29,18 @@ def test_unknown_builtin_dataset_is_a_field_error():
 def test_project_members_exclude_the_owner(owner, member):
     project = services.create_project(owner, "P", services.builtin_dataset("digits"), members=[owner, member])
     assert list(project.members.all()) == [member]
-    assert project.can_view(owner) and project.can_view(member)
+    assert set(visible_projects(owner)) == set(visible_projects(member)) == {project}
 
 
 def test_start_search_dispatches_the_first_advance_on_commit(start_search, django_capture_on_commit_callbacks,
                                                               monkeypatch):
     sent = []
-    monkeypatch.setattr("searches.dispatch._send", lambda kind, object_id, queue: sent.append((kind, object_id)))
+    monkeypatch.setattr("searches.dispatch.send_now", lambda name, args, queue: sent.append((name, *args)))
     with django_capture_on_commit_callbacks(execute=True):
         search = start_search()
     assert search.state == Search.QUEUED
     assert search.space.kind == "chain_mlp" and search.space.spec["widths"] == [32, 64, 128]
-    assert ("advance", search.id) in sent
+    assert (dispatch.ADVANCE_SEARCH, search.id) in sent
 
 
 @pytest.mark.parametrize("bad, field", [
@@ -176,7 +178,7 @@ def test_an_exhausted_space_finishes_the_search(start_search):
 def test_events_are_sent_after_commit(start_search, django_capture_on_commit_callbacks, monkeypatch):
     sent = []
     monkeypatch.setattr("searches.events.send_now", lambda search_id, message: sent.append(message["type"]))
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     search = start_search()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         (trial_id,) = services.advance_search(search.id)
@@ -187,7 +189,7 @@ def test_events_are_sent_after_commit(start_search, django_capture_on_commit_cal
 
 
 def test_parameter_constraint_is_applied_before_training(start_search, monkeypatch):
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     search = start_search(max_trials=6, parallelism=6, constraints=[{"metric": "params", "max": 6000}])
     services.advance_search(search.id)
     space = search.space.build()
@@ -206,7 +208,7 @@ def test_bad_constraints_are_refused(start_search, bad):
 def test_nsga2_optimises_the_search_objectives(start_search):
     objectives = [{"metric": "val_accuracy", "direction": "max"}, {"metric": "train_seconds", "direction": "min"}]
     search = start_search(strategy="nsga2", objectives=objectives)
-    strategy = services.build_search_strategy(search)
+    strategy = build_search_strategy(search)
     assert strategy.settings["objectives"] == objectives
 
 
@@ -224,7 +226,7 @@ def edge_target(name):
 def test_objectives_and_constraints_can_name_an_edge_device(nb201_benchmark_project, owner, monkeypatch):
     from searches import runner
 
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     pixel3, raspi4 = edge_target("pixel3"), edge_target("raspi4")
     pixel3_key, raspi4_key = f"latency_ms@{pixel3.id}", f"latency_ms@{raspi4.id}"
     search = services.start_search(
@@ -237,7 +239,7 @@ def test_objectives_and_constraints_can_name_an_edge_device(nb201_benchmark_proj
     assert len(trials) == 6
     assert all(t.state == "complete" and t.metrics[raspi4_key] <= 8.0 for t in trials)
     assert all(t.metrics[pixel3_key] > 0 for t in trials)
-    assert services.build_search_strategy(search).settings["objectives"][1]["metric"] == pixel3_key
+    assert build_search_strategy(search).settings["objectives"][1]["metric"] == pixel3_key
 
 
 def test_an_edge_device_does_not_apply_to_other_spaces(start_search):
@@ -256,7 +258,7 @@ def finish(trial_id, curve, state="complete"):
 
 
 def test_median_stopping_prunes_a_trial_below_the_others(start_search, monkeypatch):
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     search = start_search(max_trials=4, parallelism=1, training={"epochs": 4}, pruner="median",
                           pruner_settings={"warmup_epochs": 1, "min_trials": 2})
     for _ in range(3):
@@ -282,7 +284,7 @@ def test_bad_pruner_settings_name_the_problem(start_search):
 
 
 def test_warm_start_counts_earlier_trials_and_never_repeats_them(start_search, monkeypatch):
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     tiny = {"min_depth": 1, "max_depth": 1, "widths": [8, 16, 32], "activations": ["relu"], "dropouts": [0.0],
             "norms": ["none"]}
     earlier = start_search(name="earlier", space_spec=tiny, max_trials=2, parallelism=2)
@@ -303,14 +305,14 @@ def test_warm_start_needs_the_same_kind_of_space(start_search):
 
 
 def test_zero_cost_preranking_trains_the_best_scored_candidates(start_search, monkeypatch):
+    from searches.engine_data import load_project_data
     from searches.estimators.preranking import minibatch, score_archs
-    from searches.runner import load_project_data
 
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     search = start_search(max_trials=2, parallelism=2, estimation={"prerank_proxy": "params", "prerank_pool": 5})
     services.advance_search(search.id)
     space = search.space.build()
-    pool = services.build_search_strategy(search).ask([], 10)  # what the strategy proposed
+    pool = build_search_strategy(search).ask([], 10)  # what the strategy proposed
     data = load_project_data(search.project.dataset, search.seed)
     x, y = minibatch(data, seed=search.seed)
     scores = dict(zip([space.key(a) for a in pool], score_archs(space, pool, "params", x, y, 10), strict=True))
@@ -320,9 +322,9 @@ def test_zero_cost_preranking_trains_the_best_scored_candidates(start_search, mo
 
 
 def test_surrogate_filter_asks_the_strategy_for_a_pool(start_search, monkeypatch):
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     asked = []
-    real_ask = services.build_search_strategy(start_search(name="probe")).__class__.ask
+    real_ask = build_search_strategy(start_search(name="probe")).__class__.ask
 
     def recording_ask(self, history, n):
         asked.append(n)
@@ -346,7 +348,7 @@ def test_bad_estimation_settings_are_named(start_search, estimation, field):
 def test_width_multiplier_trains_a_thinner_copy(start_search, monkeypatch):
     from searches import runner
 
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     search = start_search(max_trials=1, training={"epochs": 1, "width_multiplier": 0.25})
     (trial_id,) = services.advance_search(search.id)
     runner.run_trial(trial_id, worker="w")
@@ -358,7 +360,7 @@ def test_width_multiplier_trains_a_thinner_copy(start_search, monkeypatch):
 def test_monas_reward_can_weigh_latency_on_an_edge_device(nb201_benchmark_project, owner, monkeypatch):
     from searches import runner
 
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     key = f"latency_ms@{edge_target('pixel3').id}"
     search = services.start_search(nb201_benchmark_project, owner, name="monas", space_kind="nb201",
                                    space_spec=None, strategy="reinforce", max_trials=2, parallelism=2,

@@ -34,7 +34,7 @@ def stored_files(media):
 
 
 def test_a_csv_upload_creates_a_project_that_trains(client, owner, media_in_tmp, monkeypatch):
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     client.force_login(owner)
     response = post_project(client, upload_file=csv_file())
     project = Project.objects.get(name="Uploaded")

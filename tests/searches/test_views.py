@@ -86,7 +86,7 @@ def test_unknown_ids_are_404_not_500(client, owner):
 
 
 def test_search_form_starts_a_search(client, project, owner, monkeypatch):
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     client.force_login(owner)
     response = client.post(reverse("searches:search_create", args=[project.id]), valid_search_form())
     search = Search.objects.get(name="from the form")
@@ -120,7 +120,7 @@ def test_search_form_shows_field_errors_and_creates_nothing(client, project, own
 
 
 def test_controls_pause_resume_cancel(client, search, member, monkeypatch):
-    monkeypatch.setattr("searches.dispatch._send", lambda *a: None)
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     client.force_login(member)
     for action, state in (("pause", "paused"), ("resume", "running"), ("cancel", "cancelled")):
         client.post(reverse(f"searches:search_{action}", args=[search.id]))

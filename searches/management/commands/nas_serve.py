@@ -1,7 +1,10 @@
 """Serve nasweb with daphne; in the embedded mode the worker runs in this process."""
 
+from daphne.cli import CommandLineInterface
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from searches.embedded import start_and_recover
 
 
 class Command(BaseCommand):
@@ -12,11 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args, **opts):
-        from daphne.cli import CommandLineInterface
-
         if settings.NASWEB_EMBEDDED_WORKER:
-            from searches.embedded import start_and_recover
-
             start_and_recover()
             mode = "embedded worker and in-process channel layer"
         else:

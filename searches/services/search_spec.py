@@ -1,0 +1,230 @@
+"""Validation of a new search, free of writes: every field is checked before anything is created.
+
+`validate_search` returns a SearchSpec of clean values or raises a django ValidationError keyed by
+the form's field ("spec.layers", "strategy_settings.population", "training.lr"). It builds and runs one
+sampled model on two samples of the project's data, so a space that cannot take this data is refused
+now rather than failing every trial.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import torch
+from django.core.exceptions import ValidationError
+
+from devices.target_costs import in_process_cost_metrics
+
+from .. import candidates
+from ..benchmarks.registry import BENCHMARKS
+from ..constraints import ConstraintError, validate_constraints
+from ..engine_data import is_benchmark, load_project_data
+from ..engine_setup import strategy_settings_for
+from ..fidelity import thinner
+from ..models import Dataset, Project, Search
+from ..oneshot.registry import ONESHOT_STRATEGIES, build_oneshot
+from ..oneshot.supernet import choice_label
+from ..pruners import PRUNERS, build_pruner
+from ..spaces.base import SpecError
+from ..spaces.registry import SPACES, build_space
+from ..strategies.base import DEFAULT_OBJECTIVE
+from ..strategies.registry import STRATEGIES, build_strategy
+from ..training.settings import validate_training as check_training_settings
+from .oneshot import LATENCY_TARGETS, split_oneshot_settings
+
+#: Metrics every search can rank by, with the direction that is better.
+METRIC_DIRECTIONS = {"val_accuracy": "max", "test_accuracy": "max", "params": "min", "train_seconds": "min",
+                     "val_perplexity": "min", "test_perplexity": "min"}
+PARALLELISM_LIMITS = (1, 64)
+
+
+@dataclass
+class SearchSpec:
+    """A new search's settings, all checked; start_search writes exactly these."""
+
+    name: str
+    space_kind: str
+    space: object
+    strategy: str
+    strategy_settings: dict
+    objectives: list[dict]
+    constraints: list[dict]
+    pruner: str
+    pruner_settings: dict
+    warm_start_from: list = field(default_factory=list)
+    estimation: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    max_trials: int | None = None
+    max_seconds: int | None = None
+    parallelism: int = 1
+    seed: int = 0
+    device: str = "cpu"
+
+
+def validate_search(project: Project, *, name: str, space_kind: str, space_spec: dict | None,
+                    strategy: str, strategy_settings: dict | None = None, objectives: list | None = None,
+                    constraints: list | None = None, pruner: str = "", pruner_settings: dict | None = None,
+                    warm_start_from=(), estimation: dict | None = None,
+                    training: dict | None = None, max_trials: int | None = 10, max_seconds: int | None = None,
+                    parallelism: int = 1, seed: int = 0, device: str = "cpu") -> SearchSpec:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "a search needs a name"})
+    space = validate_space(space_kind, space_spec or {})
+    check_space_fits_dataset(project.dataset, space_kind)
+    if strategy not in STRATEGIES and strategy not in ONESHOT_STRATEGIES:
+        raise ValidationError({"strategy": f"unknown strategy {strategy!r}"})
+    strategy_settings = strategy_settings or {}
+    cost_metrics = in_process_cost_metrics(space_kind)
+    try:
+        constraints = validate_constraints(constraints or [], frozenset(cost_metrics))
+    except ConstraintError as exc:
+        raise ValidationError({"constraints": str(exc)}) from exc
+    objectives = validate_objectives(objectives, cost_metrics)
+    _check_cost_metric_setting(strategy_settings, cost_metrics)
+    if strategy in ONESHOT_STRATEGIES:
+        _check_oneshot(project.dataset, space, strategy, strategy_settings, seed)
+    else:
+        _check_strategy(strategy, space, strategy_settings_for(strategy, strategy_settings, objectives), seed)
+    training = validate_training(training or {})
+    _check_space_builds_for_data(space, project.dataset, seed, training.get("width_multiplier", 1.0))
+    _check_pruner(pruner, pruner_settings or {}, objectives[0], training["epochs"])
+    warm_start_from = _check_warm_start(project, space_kind, warm_start_from)
+    estimation = _check_estimation(estimation or {})
+    if not max_trials and not max_seconds:
+        raise ValidationError({"max_trials": "give a budget in trials, in seconds, or both"})
+    low, high = PARALLELISM_LIMITS
+    if not low <= parallelism <= high:
+        raise ValidationError({"parallelism": f"must be from {low} to {high}"})
+    if device not in dict(Search.DEVICES):
+        raise ValidationError({"device": f"must be one of {[d for d, _ in Search.DEVICES]}"})
+    return SearchSpec(name=name, space_kind=space_kind, space=space, strategy=strategy,
+                      strategy_settings=strategy_settings, objectives=objectives, constraints=constraints,
+                      pruner=pruner or "", pruner_settings=pruner_settings or {}, warm_start_from=warm_start_from,
+                      estimation=estimation, training=training, max_trials=max_trials or None,
+                      max_seconds=max_seconds or None, parallelism=parallelism, seed=seed, device=device)
+
+
+def _spec_error(exc: SpecError, prefix: str) -> ValidationError:
+    return ValidationError({f"{prefix}{exc.field}": exc.message})
+
+
+def validate_space(kind: str, spec: dict):
+    if kind not in SPACES:
+        raise ValidationError({"space_kind": f"unknown search space {kind!r}"})
+    try:
+        return build_space(kind, spec)
+    except SpecError as exc:
+        raise _spec_error(exc, "spec.") from exc
+
+
+def check_space_fits_dataset(dataset: Dataset, space_kind: str) -> None:
+    if is_benchmark(dataset):
+        wanted = BENCHMARKS[dataset.builtin_key].space_kind
+        if space_kind != wanted:
+            raise ValidationError({"space_kind": f"a {dataset.name} project answers only {wanted} architectures"})
+    elif dataset.task not in SPACES[space_kind].tasks:
+        raise ValidationError({"space_kind": f"the {SPACES[space_kind].label} space cannot build models for "
+                                             f"{dataset.get_task_display().lower()}"})
+
+
+def _check_space_builds_for_data(space, dataset: Dataset, seed: int, width_multiplier: float = 1.0) -> None:
+    """Build and run one sampled model on two samples, so a space that cannot take this
+    data (say, a CNN on token sequences) is refused now rather than failing every trial."""
+    if is_benchmark(dataset):
+        return
+    data = load_project_data(dataset, seed)
+    try:
+        built_space, arch = thinner(space, space.sample(random.Random(seed)), width_multiplier)
+        model = built_space.to_torch(arch, data.input_shape, data.num_classes, task=data.task,
+                                     vocab_size=data.vocab_size)
+        model.eval()
+        with torch.no_grad():
+            model(data.x_train[:2])
+    except Exception as exc:
+        raise ValidationError({"space_kind": f"the {space.label} space cannot build a model for "
+                                             f"{dataset.name}: {exc}"}) from exc
+
+
+def validate_training(training: dict) -> dict:
+    try:
+        return check_training_settings(training)
+    except SpecError as exc:
+        raise _spec_error(exc, "training.") from exc
+
+
+def validate_objectives(objectives: list | None, cost_metrics: dict[str, str]) -> list[dict]:
+    objectives = objectives or [DEFAULT_OBJECTIVE.as_dict()]
+    known = {**METRIC_DIRECTIONS, **{k: "min" for k in cost_metrics}}
+    clean = []
+    for item in objectives:
+        metric = item.get("metric") if isinstance(item, dict) else None
+        if metric not in known:
+            raise ValidationError({"objectives": f"unknown or inapplicable metric {metric!r}; "
+                                                 f"use one of {sorted(known)}"})
+        direction = item.get("direction", known[metric])
+        if direction not in ("max", "min"):
+            raise ValidationError({"objectives": f"direction of {metric} must be max or min"})
+        clean.append({"metric": metric, "direction": direction})
+    return clean
+
+
+def _check_cost_metric_setting(strategy_settings: dict, cost_metrics: dict[str, str]) -> None:
+    cost_metric = str(strategy_settings.get("cost_metric", ""))
+    if "@" in cost_metric and cost_metric not in cost_metrics:
+        raise ValidationError({"strategy_settings": f"cost_metric {cost_metric!r} names no hardware target cost "
+                                                    f"that applies to this space"})
+
+
+def _check_strategy(strategy: str, space, settings: dict, seed: int) -> None:
+    try:
+        build_strategy(strategy, space, settings, seed)
+    except SpecError as exc:
+        raise _spec_error(exc, "strategy_settings.") from exc
+
+
+def _check_oneshot(dataset: Dataset, space, strategy: str, settings: dict, seed: int) -> None:
+    if is_benchmark(dataset):
+        raise ValidationError({"strategy": "one-shot search trains a supernet on data; a benchmark table has none"})
+    engine, web = split_oneshot_settings(settings)
+    if web["latency_target"] and (strategy != "proxyless" or web["latency_target"] not in LATENCY_TARGETS):
+        raise ValidationError({"strategy_settings": f"latency_target is for proxyless, one of {list(LATENCY_TARGETS)}"})
+    if not isinstance(web["rank_check_archs"], int) or not 0 <= web["rank_check_archs"] <= 200:
+        raise ValidationError({"strategy_settings": "rank_check_archs must be a whole number from 0 to 200"})
+    extra = {}
+    if web["latency_target"]:
+        # Shape only: the real table is built by the worker that trains the supernet.
+        extra["latency_table"] = {d.name: {choice_label(c): 1.0 for c in d.choices} for d in space.decisions}
+    try:
+        build_oneshot(strategy, space, load_project_data(dataset, seed), engine, seed, **extra)
+    except SpecError as exc:
+        field_name = "space_kind" if exc.field in ("space", "dataset") else f"strategy_settings.{exc.field}"
+        raise ValidationError({field_name: exc.message}) from exc
+
+
+def _check_pruner(pruner: str, settings: dict, objective: dict, epochs: int) -> None:
+    if not pruner:
+        return
+    if pruner not in PRUNERS:
+        raise ValidationError({"pruner": f"unknown pruner {pruner!r}"})
+    try:
+        build_pruner(pruner, settings, objective["direction"], epochs, objective["metric"])
+    except SpecError as exc:
+        field_name = "pruner" if exc.field == "pruner" else "pruner_settings"
+        raise ValidationError({field_name: exc.message if field_name == "pruner" else str(exc)}) from exc
+
+
+def _check_warm_start(project: Project, space_kind: str, searches) -> list[Search]:
+    searches = list(searches)
+    for other in searches:
+        if other.project_id != project.id or other.space.kind != space_kind:
+            raise ValidationError({"warm_start_from": f"“{other.name}” is not a {space_kind} search of this project"})
+    return searches
+
+
+def _check_estimation(estimation: dict) -> dict:
+    try:
+        return candidates.validate_estimation(estimation)
+    except candidates.EstimationError as exc:
+        raise ValidationError({exc.field: str(exc)}) from exc
