@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from searches.spaces.nb201_cell import arch_to_string  # the NB201 cell owns its decision names
+
 from . import hwnasbench
 from .analytical import analytical_costs
 from .energy import PICOJOULES_PER_MAC, arithmetic_of_device
@@ -128,8 +130,6 @@ def nb201_arch_string(arch) -> str:
     """The official arch string of an NB201 cell given as that string or as the space's decisions."""
     if isinstance(arch, str):
         return arch
-    from searches.spaces.nb201 import arch_to_string  # the NB201 space owns its decision names
-
     return arch_to_string(arch)
 
 

@@ -41,7 +41,7 @@ from functools import cache
 import numpy as np
 
 from ..spaces.base import SearchSpace, SpecError
-from ..spaces.nb201 import EDGE_NAMES, NODES, edge_name, string_to_arch
+from ..spaces.nb201_cell import EDGE_NAMES, NODES, edge_name, string_to_arch
 from .supernet import NONE_OP, choice_label
 
 MEASURED_TARGETS = ("cpu", "macs")

@@ -15,7 +15,7 @@ from devices.costs.targets import (
     normalise_target_specs,
     target_choices,
 )
-from searches.spaces.nb201 import string_to_arch
+from searches.spaces.nb201_cell import string_to_arch
 from searches.spaces.registry import build_space
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"

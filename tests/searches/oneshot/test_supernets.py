@@ -14,7 +14,7 @@ from searches.oneshot.supernet import (
     use_batch_statistics,
 )
 from searches.spaces.base import SpecError
-from searches.spaces.nb201 import EDGE_NAMES
+from searches.spaces.nb201_cell import EDGE_NAMES
 from searches.spaces.transformer import TransformerSpace
 
 SHAPE = (1, 8, 8)
