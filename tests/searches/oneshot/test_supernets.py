@@ -9,10 +9,10 @@ from searches.oneshot.supernet import (
     ArchitectureParameters,
     Gate,
     binary_gate,
-    build_supernet,
     mixture_gates,
     use_batch_statistics,
 )
+from searches.oneshot.supernets import build_supernet
 from searches.spaces.base import SpecError
 from searches.spaces.nb201_cell import EDGE_NAMES
 from searches.spaces.transformer import TransformerSpace
