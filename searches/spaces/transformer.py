@@ -100,7 +100,7 @@ class TransformerSpace(SearchSpace):
                  task: str = "classification", vocab_size: int = 0):
         from torch import nn
 
-        from . import layers as L
+        from . import layers as L  # heavy: layers imports torch; the space package imports without it
 
         self.validate_arch(arch)
         check_task(task, self.tasks)
@@ -114,7 +114,7 @@ class TransformerSpace(SearchSpace):
         return nn.Sequential(embedding, stack)
 
     def _embedding(self, input_shape: tuple, dim: int, task: str, vocab_size: int):
-        from . import layers as L
+        from . import layers as L  # heavy: layers imports torch; the space package imports without it
 
         if task == "language_modelling" and (len(input_shape) != 1 or vocab_size <= 0):
             raise SpecError("task", "language modelling needs token sequences: input_shape (L,) and vocab_size > 0")
