@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .checks import SpecError
 from .estimators.learning_curve import CurvePruner
-from .spaces.base import SpecError
 from .strategies.base import TrialRecord
 from .strategies.schedulers import SCHEDULERS, build_scheduler
 

@@ -21,12 +21,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import candidates, dispatch, events
+from .checks import SpecError
 from .constraints import ConstraintError, build_checks, params_counter, validate_constraints
 from .fidelity import thinner
 from .models import Dataset, OneShotEpoch, Project, Search, SearchSpace, Trial, TrialMetric
 from .oneshot.registry import ONESHOT_STRATEGIES
 from .pruning import PRUNERS, build_pruner
-from .spaces.base import SpecError
 from .spaces.registry import SPACES, build_space
 from .strategies.base import Objective, TrialRecord
 from .strategies.registry import STRATEGIES, build_strategy

@@ -44,7 +44,8 @@ from devices.costs import hwnasbench
 from devices.costs.analytical import analytical_costs
 from devices.costs.predictor import LatencyTable
 
-from ..spaces.base import SearchSpace, SpecError
+from ..checks import SpecError
+from ..spaces.base import SearchSpace
 from ..spaces.nb201_cell import EDGE_NAMES, NODES, edge_name, string_to_arch
 from .supernet import NONE_OP, choice_label
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..spaces.base import SearchSpace, SpecError
+from ..checks import SpecError
+from ..spaces.base import SearchSpace
 from ..training.datasets import DataSplits
 from .darts import Darts
 from .enas import Enas

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..spaces.base import SearchSpace, SpecError
+from ..checks import SpecError
+from ..spaces.base import SearchSpace
 from .supernet import Supernet
 from .supernet_chain_mlp import ChainMLPSupernet
 from .supernet_macro_cnn import MacroCNNSupernet

@@ -8,7 +8,7 @@ the benchmark table and the cost models.
 
 from __future__ import annotations
 
-from .base import SpecError
+from ..checks import SpecError
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 #: (target node, source node) in the official order of the arch string.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import SearchSpace, SpecError
+from ..checks import SpecError
+from .base import SearchSpace
 from .chain_mlp import ChainMLPSpace
 from .hybrid import HybridSpace
 from .macro_cnn import MacroCNNSpace

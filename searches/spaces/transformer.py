@@ -14,7 +14,8 @@ any combination of decisions is a valid model.
 
 from __future__ import annotations
 
-from .base import Decision, SearchSpace, SpecError, SpecField
+from ..checks import SpecError
+from .base import Decision, SearchSpace, SpecField
 from .spec_checks import check_divides, check_int, check_number_list, check_order, check_task
 
 MAX_DEPTH = 12

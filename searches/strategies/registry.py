@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..spaces.base import SearchSpace, SpecError
+from ..checks import SpecError
+from ..spaces.base import SearchSpace
 from .bananas import Bananas
 from .base import Constraint, Objective, Strategy
 from .evolution import RegularizedEvolution

@@ -16,7 +16,7 @@ import math
 import statistics
 from abc import ABC, abstractmethod
 
-from ..spaces.base import SpecError
+from ..checks import SpecError
 from .base import TrialRecord
 from .settings_checks import check_int_setting, merge_settings
 

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
+from searches.checks import SpecError
 from searches.oneshot.proxyless import ExpectedLatency, ProxylessNAS, run_proxyless
-from searches.spaces.base import SpecError
 from searches.spaces.nb201_cell import EDGE_NAMES
 
 #: Synthetic per-op latencies (ms): convolutions expensive, parameter-free ops nearly free.

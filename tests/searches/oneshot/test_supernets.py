@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from searches.checks import SpecError
 from searches.oneshot.supernet import (
     ArchitectureParameters,
     Gate,
@@ -13,7 +14,6 @@ from searches.oneshot.supernet import (
     use_batch_statistics,
 )
 from searches.oneshot.supernets import build_supernet
-from searches.spaces.base import SpecError
 from searches.spaces.nb201_cell import EDGE_NAMES
 from searches.spaces.transformer import TransformerSpace
 

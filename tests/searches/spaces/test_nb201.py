@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from searches.benchmarks.nb201 import Nb201Table
-from searches.spaces.base import SpecError
+from searches.checks import SpecError
 from searches.spaces.nb201 import NB201Space
 from searches.spaces.nb201_cell import EDGE_NAMES, OPS, arch_to_string, string_to_arch
 

@@ -1,6 +1,6 @@
 import pytest
 
-from searches.spaces.base import SpecError
+from searches.checks import SpecError
 from searches.strategies.base import COMPLETE, PRUNED, RUNNING, TrialRecord
 from searches.strategies.schedulers import (
     ASHA,
