@@ -14,7 +14,7 @@ from . import services
 from .estimators.zero_cost import PROXIES
 from .models import Search
 from .oneshot.registry import ONESHOT_STRATEGIES
-from .pruning import PRUNERS
+from .pruners import pruner_choices
 from .spaces.registry import SPACES
 from .strategies.registry import STRATEGIES
 from .training.datasets import BUILTIN_DATASETS
@@ -157,7 +157,7 @@ class SearchForm(forms.Form):
     cost_limit_target = forms.ChoiceField(required=False, label="…on this hardware target",
                                           choices=lambda: [("", "–")] + cost_target_choices())
     pruner = forms.ChoiceField(required=False, label="Early stopping of trials",
-                               choices=lambda: [("", "none: every trial trains all its epochs"), *PRUNERS.items()],
+                               choices=lambda: [("", "none: every trial trains all its epochs"), *pruner_choices()],
                                help_text="stops unpromising trials between epochs")
     pruner_settings = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 1}),
                                       help_text='JSON, e.g. {"eta": 3}; empty for the defaults')

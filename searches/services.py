@@ -26,7 +26,7 @@ from .constraints import ConstraintError, build_checks, params_counter, validate
 from .fidelity import thinner
 from .models import Dataset, OneShotEpoch, Project, Search, SearchSpace, Trial, TrialMetric
 from .oneshot.registry import ONESHOT_STRATEGIES
-from .pruning import PRUNERS, build_pruner
+from .pruners import PRUNERS, build_pruner
 from .spaces.registry import SPACES, build_space
 from .strategies.base import Objective, TrialRecord
 from .strategies.registry import STRATEGIES, build_strategy
@@ -642,7 +642,7 @@ def record_epoch(trial_id: int, epoch: int, metrics: dict) -> bool:
         trial = Trial.objects.select_related("search").get(id=trial_id)
         events.epoch_recorded(trial, epoch, clean)
         if _should_prune(trial, epoch, clean):
-            prune_trial(trial_id, f"pruned by {PRUNERS[trial.search.pruner]} after epoch {epoch}",
+            prune_trial(trial_id, f"pruned by {PRUNERS[trial.search.pruner].label} after epoch {epoch}",
                         {**clean, "pruned_at_epoch": epoch})
             return False
     return not Search.objects.filter(id=trial.search_id, state=Search.CANCELLED).exists()
