@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from searches.benchmarks.nb201 import Nb201Table, run_seeds  # noqa: E402
-from searches.spaces.nb201 import EDGE_NAMES, OPS  # noqa: E402
+from searches.spaces.nb201_cell import EDGE_NAMES, OPS  # noqa: E402
 from searches.strategies.registry import STRATEGIES  # noqa: E402
 
 OPTUNA = "optuna_tpe"

@@ -9,8 +9,8 @@ once however often it runs (comprehensions are not stops; the training loop itse
 is not counted); the walk ends with the last group_send of the trial's events, which is where the
 consumer takes over. A *climb* is a call from a module on a lower floor into a module on a higher floor
 (README: How it is built) that the lower module imports itself (a callback handed down, such as the
-trainer's on_epoch, is not one): the mark of code that leans on its callers. Run it on two checkouts to compare them; module names of
-older layouts are mapped onto the same floors.
+trainer's on_epoch, is not one): the mark of code that leans on its callers. Run it on two checkouts
+to compare them; module names of older layouts are mapped onto the same floors.
 """
 
 from __future__ import annotations
@@ -153,8 +153,10 @@ def main() -> None:
     print(f"trial {trial_id}: {len(stops)} stops from searches.tasks.run_trial to the last group_send")
     for number, name in enumerate(stops, 1):
         print(f"  {number:2d} {name}")
+    modules = sorted({name.rsplit(".", 1)[0] for name in stops})
+    print(f"modules visited: {len(modules)} ({', '.join(modules)})")
     distinct = sorted(set(climbs))
-    print(f"climbs (a call from a lower floor into a higher one): {len(distinct)} distinct")
+    print(f"climbs (a call into a higher floor that the caller imports): {len(distinct)} distinct")
     for caller, callee in distinct:
         print(f"  {caller} -> {callee}")
 

@@ -11,7 +11,7 @@ from celery.signals import worker_ready
 from searches.dispatch import queue_name
 
 from . import services
-from .costs.measure import host_specs
+from .costs import measure
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def consumed_queue_names(consumer) -> list[str]:
 def consume_own_measure_queue(sender, **kwargs) -> str | None:
     """`sender` is the worker's consumer. A failed registration is logged: the worker still trains."""
     try:
-        queue = services.worker_measure_queue(host_specs(), worker_device(consumed_queue_names(sender)))
+        queue = services.worker_measure_queue(measure.host_specs(), worker_device(consumed_queue_names(sender)))
     except Exception:
         log.exception("could not register this worker as a hardware target")
         return None

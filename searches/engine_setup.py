@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from devices.target_costs import cost_counter
 
+from .checks import SpecError
 from .constraints import build_checks, params_counter
 from .engine_data import evaluator_for, is_benchmark, load_project_data
 from .models import Search, TrialMetric
 from .pruners import build_pruner
-from .spaces.base import SpecError
 from .strategies.base import Objective, TrialRecord
 from .strategies.registry import build_strategy
 from .strategies.warm_start import warm_start_history

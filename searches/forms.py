@@ -13,15 +13,16 @@ from django.core.exceptions import ValidationError
 from devices.target_costs import in_process_cost_metrics
 
 from .benchmarks.registry import BENCHMARKS
+from .checks import IntRange
 from .estimators.zero_cost import PROXIES
 from .models import Search
 from .oneshot.registry import ONESHOT_STRATEGIES
-from .pruners import PRUNERS
+from .pruners import pruner_choices
 from .spaces.registry import SPACES
 from .strategies.base import DEFAULT_OBJECTIVE
 from .strategies.registry import STRATEGIES
 from .training.datasets import BUILTIN_DATASETS
-from .training.settings import OPTIMIZERS
+from .training.settings import OPTIMIZERS, OPTIONAL_TRAINING_DEFAULTS, TRAINING_DEFAULTS, TRAINING_RANGES
 from .training.uploads import UPLOAD_FORMATS
 
 
@@ -126,14 +127,22 @@ def cost_target_choices() -> list[tuple[str, str]]:
     return list(in_process_cost_metrics().items())
 
 
-def pruner_choices() -> list[tuple[str, str]]:
-    return [("", "none: every trial trains all its epochs"), *((name, p.label) for name, p in PRUNERS.items())]
-
-
 def second_objective_choices() -> list[tuple[str, str]]:
     base = [("", "none: rank by validation accuracy only"), ("params", "fewest parameters"),
             ("train_seconds", "shortest training time")]
     return base + [(key, f"lowest {label}") for key, label in cost_target_choices()]
+
+
+def training_field(name: str, **options) -> forms.Field:
+    """A training setting's field, its default and limits taken from training/settings.py, where the
+    service's check reads them too: the form and the service cannot disagree."""
+    allowed = TRAINING_RANGES[name]
+    initial = {**TRAINING_DEFAULTS, **OPTIONAL_TRAINING_DEFAULTS}[name]
+    field_class = forms.IntegerField if isinstance(allowed, IntRange) else forms.FloatField
+    # An open low end, (0, 10], cannot be said by min_value: the service's check refuses the low end itself.
+    low = None if getattr(allowed, "open_low", False) else allowed.low
+    return field_class(initial=initial, min_value=low, max_value=allowed.high,
+                       widget=forms.NumberInput(attrs=allowed.html_attrs()), **options)
 
 
 class SearchForm(forms.Form):
@@ -158,7 +167,7 @@ class SearchForm(forms.Form):
     cost_limit_target = forms.ChoiceField(required=False, label="…on this hardware target",
                                           choices=lambda: [("", "–")] + cost_target_choices())
     pruner = forms.ChoiceField(required=False, label="Early stopping of trials",
-                               choices=lambda: pruner_choices(),
+                               choices=lambda: [("", "none: every trial trains all its epochs"), *pruner_choices()],
                                help_text="stops unpromising trials between epochs")
     pruner_settings = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 1}),
                                       help_text='JSON, e.g. {"eta": 3}; empty for the defaults')
@@ -172,14 +181,14 @@ class SearchForm(forms.Form):
     parallelism = forms.IntegerField(min_value=1, max_value=64, initial=1)
     seed = forms.IntegerField(initial=0)
     device = forms.ChoiceField(choices=Search.DEVICES, initial="cpu")
-    epochs = forms.IntegerField(min_value=1, max_value=500, initial=5)
-    batch_size = forms.IntegerField(min_value=2, max_value=4096, initial=64)
-    lr = forms.FloatField(min_value=1e-6, max_value=10, initial=3e-3, label="Learning rate")
-    optimizer = forms.ChoiceField(choices=[(o, o) for o in OPTIMIZERS], initial="adamw")
-    data_fraction = forms.FloatField(min_value=0.01, max_value=1, initial=1.0, label="Data fraction",
-                                     help_text="low fidelity: train each trial on this share of the training split")
-    width_multiplier = forms.FloatField(min_value=0.05, max_value=4, initial=1.0, label="Width multiplier",
-                                        help_text="low fidelity: train a thinner (or wider) copy of each architecture")
+    epochs = training_field("epochs")
+    batch_size = training_field("batch_size")
+    lr = training_field("lr", label="Learning rate")
+    optimizer = forms.ChoiceField(choices=[(o, o) for o in OPTIMIZERS], initial=TRAINING_DEFAULTS["optimizer"])
+    data_fraction = training_field("data_fraction", label="Data fraction",
+                                   help_text="low fidelity: train each trial on this share of the training split")
+    width_multiplier = training_field("width_multiplier", label="Width multiplier",
+                                      help_text="low fidelity: train a thinner (or wider) copy of each architecture")
     prerank_proxy = forms.ChoiceField(required=False, label="Zero-cost pre-ranking",
                                       choices=lambda: [("", "off"), *((p, p) for p in PROXIES)],
                                       help_text="score several untrained candidates per slot; train only the best")

@@ -91,7 +91,7 @@ class Search(models.Model):
     training = models.JSONField(default=dict, blank=True)
     #: Candidate filters before training: {"prerank_proxy", "prerank_pool", "surrogate_quantile"}.
     estimation = models.JSONField(default=dict, blank=True)
-    #: Early stopping of unpromising trials: a scheduler of strategies/schedulers.py, or "learning_curve".
+    #: Early stopping of unpromising trials: a name of pruners.PRUNERS ("asha", "learning_curve", ...).
     pruner = models.CharField(max_length=40, blank=True)
     pruner_settings = models.JSONField(default=dict, blank=True)
     #: Earlier searches whose finished trials this one takes as prior history.

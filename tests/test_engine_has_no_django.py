@@ -15,13 +15,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Engine packages, and single engine modules outside them.
 ENGINE_PACKAGES = (
+    "searches.checks",
+    "searches.candidates",
+    "searches.constraints",
+    "searches.fidelity",
     "searches.spaces",
     "searches.strategies",
     "searches.training",
     "searches.estimators",
     "searches.benchmarks",
     "searches.oneshot",
+    "searches.pruners",
     "devices.costs",
 )
 # Top-level packages of this project; outside the engine packages they are Django apps or settings.
@@ -39,6 +45,9 @@ def engine_files() -> list[Path]:
     files = []
     for package in ENGINE_PACKAGES:
         folder = ROOT / package.replace(".", "/")
+        if not folder.is_dir():
+            files.append(folder.with_suffix(".py"))
+            continue
         files += sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
     return files
 
@@ -72,7 +81,9 @@ def pulls_in_django(name: str) -> bool:
 
 def test_the_engine_packages_are_found():
     found = {module_name(p) for p in engine_files()}
-    assert {"searches.spaces.base", "searches.spaces.registry", "searches.training.trainer"} <= found
+    assert {"searches.spaces.base", "searches.spaces.registry", "searches.training.trainer", "searches.checks",
+            "searches.pruners.registry"} <= found
+    assert all(p.is_file() for p in engine_files())
 
 
 def test_the_import_checker_catches_django_and_django_side_modules():

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from searches.spaces.nb201_cell import arch_to_string  # the NB201 cell owns its decision names
+
 from . import hwnasbench
 from .analytical import analytical_costs
 from .energy import PICOJOULES_PER_MAC, arithmetic_of_device
@@ -128,8 +130,6 @@ def nb201_arch_string(arch) -> str:
     """The official arch string of an NB201 cell given as that string or as the space's decisions."""
     if isinstance(arch, str):
         return arch
-    from searches.spaces.nb201 import arch_to_string  # the NB201 space owns its decision names
-
     return arch_to_string(arch)
 
 
@@ -164,9 +164,6 @@ def lookup_target_kind(kind: str) -> TargetKind:
         raise TargetError("kind", f"unknown cost target {kind!r}; choose one of {sorted(TARGET_KINDS)}")
     return TARGET_KINDS[kind]
 
-
-def target_choices() -> list[tuple[str, str]]:
-    return [(kind, target.label) for kind, target in TARGET_KINDS.items()]
 
 
 def normalise_target_specs(kind: str, specs: dict | None) -> dict:

@@ -17,8 +17,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..spaces.base import SpecError
-from ..spaces.nb201 import OPS, NB201Space, arch_to_string, string_to_arch
+from ..checks import SpecError
+from ..spaces.nb201 import NB201Space
+from ..spaces.nb201_cell import OPS, arch_to_string, string_to_arch
 from ..strategies.base import COMPLETE, Objective, TrialRecord
 from ..strategies.registry import build_strategy
 

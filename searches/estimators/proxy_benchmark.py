@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass
 
 from ..benchmarks.nb201 import Nb201Row, Nb201Table
-from ..spaces.nb201 import NB201Space, string_to_arch
+from ..spaces.nb201 import NB201Space
+from ..spaces.nb201_cell import string_to_arch
 from .zero_cost import PROXIES, ProxyError, compute_proxy, random_batch
 
 CIFAR_INPUT = (3, 32, 32)

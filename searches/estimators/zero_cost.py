@@ -19,6 +19,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..training.trainer import task_loss
+
 #: Activations whose on/off pattern NASWOT reads (all switch around zero).
 GATING_ACTIVATIONS = ("ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "ELU")
 #: Added to the eigenvalues of the jacobian correlation (Mellor et al., v1 score).
@@ -45,8 +47,6 @@ def weighted_layers(model):
 def loss_gradients(model, x, y):
     """(weight, dL/dweight) pairs for the cross-entropy on one minibatch, model in train mode."""
     import torch
-
-    from ..training.trainer import task_loss
 
     model.train()
     weights = [w for _, w in weighted_layers(model)]

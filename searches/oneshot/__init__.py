@@ -9,7 +9,7 @@ Plain Python + torch, no Django (like the rest of the engine). Entry points:
 """
 
 from .latency import DecisionCosts, build_latency_table
-from .registry import ONESHOT_STRATEGIES, build_oneshot, oneshot_choices, run_oneshot
+from .registry import ONESHOT_STRATEGIES, build_oneshot, run_oneshot
 from .search import OneShotResult
 
 __all__ = [
@@ -18,6 +18,6 @@ __all__ = [
     "OneShotResult",
     "build_latency_table",
     "build_oneshot",
-    "oneshot_choices",
+
     "run_oneshot",
 ]

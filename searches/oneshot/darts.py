@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..spaces.base import SpecError
+from ..checks import SpecError
 from ..strategies.settings_checks import check_bool_setting, check_float_setting, check_int_setting
 from .search import EpochCallback, OneShotResult, OneShotSearch, averaged
 from .supernet import NONE_OP, SKIP_OP, ArchitectureParameters, argmax_arch

@@ -40,8 +40,13 @@ from functools import cache
 
 import numpy as np
 
-from ..spaces.base import SearchSpace, SpecError
-from ..spaces.nb201 import EDGE_NAMES, NODES, edge_name, string_to_arch
+from devices.costs import hwnasbench
+from devices.costs.analytical import analytical_costs
+from devices.costs.predictor import LatencyTable
+
+from ..checks import SpecError
+from ..spaces.base import SearchSpace
+from ..spaces.nb201_cell import EDGE_NAMES, NODES, edge_name, string_to_arch
 from .supernet import NONE_OP, choice_label
 
 MEASURED_TARGETS = ("cpu", "macs")
@@ -71,8 +76,6 @@ def build_latency_table(space: SearchSpace, target: str, input_shape: tuple, num
     predictor_table: a devices.costs.predictor.LatencyTable to reuse for target 'cpu' (e.g. one
     stored for a device); a fresh one is profiled on this machine otherwise.
     """
-    from devices.costs import hwnasbench
-
     if target in hwnasbench.DEVICES:
         if space.kind != "nb201":
             raise SpecError("target", f"HW-NAS-Bench latencies exist for NB201 cells only, not {space.kind!r}")
@@ -90,8 +93,6 @@ def build_latency_table(space: SearchSpace, target: str, input_shape: tuple, num
 # --- HW-NAS-Bench regression ---------------------------------------------------------------------
 
 def hwnasbench_op_costs(device: str, ops: tuple[str, ...]) -> DecisionCosts:
-    from devices.costs import hwnasbench
-
     hwnasbench.check_device(device)
     all_ops = hwnasbench.OPERATIONS
     features, latencies = hwnasbench_design(device)
@@ -114,8 +115,6 @@ def hwnasbench_op_costs(device: str, ops: tuple[str, ...]) -> DecisionCosts:
 def hwnasbench_design(device: str) -> tuple[np.ndarray, np.ndarray]:
     """One row per benchmark cell whose output depends on its input: indicators of
     (edge, op != none), and the cell's latency. Cached: the shipped table never changes."""
-    from devices.costs import hwnasbench
-
     ops = hwnasbench.OPERATIONS[1:]
     rows, latencies = [], []
     for index in range(hwnasbench.cell_count()):
@@ -179,8 +178,6 @@ def shifted_to_cheapest(table: dict[str, dict[str, float]], base: float) -> tupl
 
 
 def predicted_latency_ms(predictor_table=None):
-    from devices.costs.predictor import LatencyTable
-
     # Few rounds: the table is profiled once per distinct layer, and these are small networks.
     table = predictor_table if predictor_table is not None else LatencyTable(threads=1, batch=1, rounds=3)
 
@@ -191,6 +188,4 @@ def predicted_latency_ms(predictor_table=None):
 
 
 def analytical_mmacs(model, input_shape) -> float:
-    from devices.costs.analytical import analytical_costs
-
     return analytical_costs(model, input_shape)["macs"] / 1e6

@@ -24,7 +24,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..spaces.base import SearchSpace, SpecError
+from ..checks import SpecError
+from ..spaces.base import SearchSpace
 from ..strategies.settings_checks import check_choice_setting, check_float_setting, check_int_setting
 from .search import EpochCallback, OneShotResult, OneShotSearch, averaged
 from .supernet import ArchitectureParameters, Gate, argmax_arch, binary_gate, choice_label, sample_indices

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..spaces.base import SearchSpace, SpecError
+from ..checks import SpecError
+from ..spaces.base import SearchSpace
 from ..training.datasets import DataSplits
 from .darts import Darts
 from .enas import Enas
@@ -29,7 +30,3 @@ def build_oneshot(name: str, space: SearchSpace, data: DataSplits, settings: dic
 def run_oneshot(name: str, space: SearchSpace, data: DataSplits, settings: dict | None = None, seed: int = 0,
                 on_epoch: EpochCallback | None = None, **extra) -> OneShotResult:
     return build_oneshot(name, space, data, settings, seed, **extra).run(on_epoch)
-
-
-def oneshot_choices() -> list[tuple[str, str]]:
-    return [(name, cls.label) for name, cls in ONESHOT_STRATEGIES.items()]

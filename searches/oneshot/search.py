@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ..spaces.base import SearchSpace, SpecError
+from ..checks import SpecError
+from ..spaces.base import SearchSpace
 from ..strategies.settings_checks import (
     check_choice_setting,
     check_float_setting,
@@ -31,7 +32,8 @@ from ..strategies.settings_checks import (
 )
 from ..training.datasets import CLASSIFICATION, DataSplits
 from ..training.trainer import resolve_device
-from .supernet import Gate, Supernet, build_supernet, path_gates
+from .supernet import Gate, Supernet, path_gates
+from .supernets import build_supernet
 
 #: on_epoch(epoch, info) -> False to stop. info holds the epoch's metrics and `arch_weights`.
 EpochCallback = Callable[[int, dict], bool | None]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..spaces.base import Decision, SearchSpace, SpecError
+from ..spaces.base import Decision, SearchSpace
 
 #: The parameter-free op that DARTS never keeps when it discretises an edge.
 NONE_OP = "none"
@@ -235,21 +235,3 @@ class Supernet(nn.Module):
 
     def weight_parameters(self) -> list[nn.Parameter]:
         return list(self.parameters())
-
-
-def build_supernet(space: SearchSpace, input_shape: tuple, num_classes: int) -> Supernet:
-    """The supernet for a space kind; SpecError for kinds without one."""
-    if space.kind == "nb201":
-        from .supernet_nb201 import NB201Supernet
-
-        return NB201Supernet(space, input_shape, num_classes)
-    if space.kind == "chain_mlp":
-        from .supernet_chain_mlp import ChainMLPSupernet
-
-        return ChainMLPSupernet(space, input_shape, num_classes)
-    if space.kind == "macro_cnn":
-        from .supernet_macro_cnn import MacroCNNSupernet
-
-        return MacroCNNSupernet(space, input_shape, num_classes)
-    raise SpecError("space", f"one-shot search has no supernet for the {space.kind!r} space; "
-                             "use nb201, chain_mlp or macro_cnn")

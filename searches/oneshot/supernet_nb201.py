@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..spaces import nb201_modules
-from ..spaces.nb201 import EDGES, NODES, edge_name
+from ..spaces.nb201_cell import EDGES, NODES, edge_name
 from ..spaces.spec_checks import check_image_shape
 from .supernet import NONE_OP, Gate, MixedOp, Supernet, use_batch_statistics
 

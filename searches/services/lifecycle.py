@@ -14,11 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import candidates, dispatch
+from ..checks import SpecError
 from ..engine_data import is_benchmark, load_project_data
 from ..engine_setup import build_search_strategy, history_for, prior_history
 from ..models import Project, Search, SearchSpace, Trial
 from ..oneshot.registry import ONESHOT_STRATEGIES
-from ..spaces.base import SpecError
 from .search_spec import validate_search
 from .search_state import complete_search, fail_search, mark_running, reopen_search, set_search_state
 from .trials import cancel_trial, create_trial, reap_stale_trials, requeue_orphaned_trials

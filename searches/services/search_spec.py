@@ -18,6 +18,7 @@ from devices.target_costs import in_process_cost_metrics
 
 from .. import candidates
 from ..benchmarks.registry import BENCHMARKS
+from ..checks import SpecError
 from ..constraints import ConstraintError, validate_constraints
 from ..engine_data import is_benchmark, load_project_data
 from ..engine_setup import strategy_settings_for
@@ -26,7 +27,6 @@ from ..models import Dataset, Project, Search
 from ..oneshot.registry import ONESHOT_STRATEGIES, build_oneshot
 from ..oneshot.supernet import choice_label
 from ..pruners import PRUNERS, build_pruner
-from ..spaces.base import SpecError
 from ..spaces.registry import SPACES, build_space
 from ..strategies.base import DEFAULT_OBJECTIVE
 from ..strategies.registry import STRATEGIES, build_strategy

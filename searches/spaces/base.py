@@ -21,14 +21,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class SpecError(ValueError):
-    """A space spec (or an architecture) is invalid; `field` names the culprit."""
-
-    def __init__(self, field_name: str, message: str):
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-        self.message = message
+from ..checks import SpecError
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ class HybridSpace(SearchSpace):
                  task: str = "classification", vocab_size: int = 0):
         from torch import nn
 
-        from . import layers as L
+        from . import layers as L  # heavy: layers imports torch; the space package imports without it
 
         self.validate_arch(arch)
         check_task(task, self.tasks)
@@ -133,7 +133,7 @@ class HybridSpace(SearchSpace):
 
     def _conv_stages(self, arch: dict, channels: int, height: int, width: int) -> tuple[list, int, int]:
         """The conv blocks, their output channels and the number of pixels (tokens) left."""
-        from . import layers as L
+        from . import layers as L  # heavy: layers imports torch; the space package imports without it
 
         blocks: list = []
         for stage in range(1, self.spec["conv_stages"] + 1):
@@ -150,7 +150,7 @@ class HybridSpace(SearchSpace):
         """The attention layers (with a width projection where a stage changes it) and the final width."""
         from torch import nn
 
-        from . import layers as L
+        from . import layers as L  # heavy: layers imports torch; the space package imports without it
 
         modules: list = []
         for stage in range(1, self.spec["attention_stages"] + 1):

@@ -118,7 +118,7 @@ class MacroCNNSpace(SearchSpace):
                  task: str = "classification", vocab_size: int = 0):
         from torch import nn
 
-        from . import layers as L
+        from . import layers as L  # heavy: layers imports torch; the space package imports without it
 
         self.validate_arch(arch)
         check_task(task, self.tasks)
@@ -137,7 +137,7 @@ class MacroCNNSpace(SearchSpace):
         return nn.Sequential(*modules)
 
     def _block(self, arch: dict, stage: int, c_in: int, c_out: int, stride):
-        from . import layers as L
+        from . import layers as L  # heavy: layers imports torch; the space package imports without it
 
         kernel = arch[f"kernel_{stage}"]
         if arch[f"block_{stage}"] == "mbconv":

@@ -9,47 +9,9 @@ the full op set are the 15,625 rows of the published benchmark table.
 
 from __future__ import annotations
 
-from .base import Decision, SearchSpace, SpecError, SpecField
+from .base import Decision, SearchSpace, SpecField
+from .nb201_cell import EDGE_NAMES, OPS, arch_to_string
 from .spec_checks import check_image_shape, check_int, check_options, check_task
-
-OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-#: (target node, source node) in the official order of the arch string.
-EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
-NODES = 4
-
-
-def edge_name(target: int, source: int) -> str:
-    return f"edge_{target}<-{source}"
-
-
-EDGE_NAMES = tuple(edge_name(j, i) for j, i in EDGES)
-
-
-def arch_to_string(arch: dict) -> str:
-    """The official string: one |op~source| group per node, groups joined by '+'."""
-    groups = []
-    for target in range(1, NODES):
-        ops = "|".join(f"{arch[edge_name(target, source)]}~{source}" for source in range(target))
-        groups.append(f"|{ops}|")
-    return "+".join(groups)
-
-
-def string_to_arch(text: str) -> dict:
-    """Parse the official string; SpecError names what is wrong with it."""
-    groups = text.strip().split("+")
-    if len(groups) != NODES - 1:
-        raise SpecError("arch", f"expected {NODES - 1} node groups separated by '+', got {text!r}")
-    arch = {}
-    for target, group in enumerate(groups, start=1):
-        entries = [e for e in group.split("|") if e]
-        if len(entries) != target:
-            raise SpecError("arch", f"node {target} needs {target} inputs, got {group!r}")
-        for source, entry in enumerate(entries):
-            op, _, src = entry.partition("~")
-            if op not in OPS or src != str(source):
-                raise SpecError("arch", f"bad edge {entry!r} for node {target}; expected op~{source}")
-            arch[edge_name(target, source)] = op
-    return arch
 
 
 class NB201Space(SearchSpace):
@@ -84,7 +46,7 @@ class NB201Space(SearchSpace):
 
     def to_torch(self, arch: dict, input_shape: tuple, num_classes: int,
                  task: str = "classification", vocab_size: int = 0):
-        from . import nb201_modules
+        from . import nb201_modules  # heavy: torch; the space package imports without torch
 
         check_task(task, self.tasks)
         channels_in, _, _ = check_image_shape(input_shape)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .nb201 import EDGES, NODES, edge_name
+from .nb201_cell import EDGES, NODES, edge_name
 
 
 class ReLUConvBN(nn.Module):

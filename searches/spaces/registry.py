@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import SearchSpace, SpecError
+from ..checks import SpecError
+from .base import SearchSpace
 from .chain_mlp import ChainMLPSpace
 from .hybrid import HybridSpace
 from .macro_cnn import MacroCNNSpace
@@ -22,7 +23,3 @@ def build_space(kind: str, spec: dict | None = None) -> SearchSpace:
     if kind not in SPACES:
         raise SpecError("kind", f"unknown search space {kind!r}; choose one of {sorted(SPACES)}")
     return SPACES[kind](spec)
-
-
-def space_choices() -> list[tuple[str, str]]:
-    return [(kind, cls.label) for kind, cls in SPACES.items()]

@@ -1,30 +1,21 @@
-"""Small validators for space specs; each raises SpecError naming the field."""
+"""Small validators for space specs; each raises SpecError naming the field.
+
+Numbers in a range are checked by the range objects of searches/checks.py."""
 
 from __future__ import annotations
 
-from .base import SpecError
+from ..checks import FloatRange, IntRange, SpecError
 
 
 def check_int(spec: dict, name: str, low: int, high: int) -> int:
-    value = spec.get(name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(name, f"must be a whole number, got {value!r}")
-    if not low <= value <= high:
-        raise SpecError(name, f"must be between {low} and {high}, got {value}")
-    return value
+    return IntRange(low, high).check(name, spec.get(name))
 
 
 def check_number_list(spec: dict, name: str, low: float, high: float, integer: bool) -> list:
     values = spec.get(name)
     if not isinstance(values, list) or not values:
         raise SpecError(name, "must be a non-empty list")
-    kind = "whole numbers" if integer else "numbers"
-    for v in values:
-        ok_type = isinstance(v, int) if integer else isinstance(v, (int, float))
-        if isinstance(v, bool) or not ok_type:
-            raise SpecError(name, f"must contain only {kind}, got {v!r}")
-        if not low <= v <= high:
-            raise SpecError(name, f"values must be between {low} and {high}, got {v}")
+    (IntRange(low, high) if integer else FloatRange(low, high)).check_each(name, values)
     if len(set(values)) != len(values):
         raise SpecError(name, "must not repeat a value")
     return sorted(values)
@@ -52,11 +43,7 @@ def check_int_sequence(spec: dict, name: str, low: int, high: int, length: int) 
     values = spec.get(name)
     if not isinstance(values, list) or not values:
         raise SpecError(name, "must be a non-empty list")
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise SpecError(name, f"must contain only whole numbers, got {v!r}")
-        if not low <= v <= high:
-            raise SpecError(name, f"values must be between {low} and {high}, got {v}")
+    IntRange(low, high).check_each(name, values)
     if len(values) != length:
         raise SpecError(name, f"must have exactly {length} entries, got {len(values)}")
     return list(values)

@@ -14,7 +14,8 @@ any combination of decisions is a valid model.
 
 from __future__ import annotations
 
-from .base import Decision, SearchSpace, SpecError, SpecField
+from ..checks import SpecError
+from .base import Decision, SearchSpace, SpecField
 from .spec_checks import check_divides, check_int, check_number_list, check_order, check_task
 
 MAX_DEPTH = 12
@@ -100,7 +101,7 @@ class TransformerSpace(SearchSpace):
                  task: str = "classification", vocab_size: int = 0):
         from torch import nn
 
-        from . import layers as L
+        from . import layers as L  # heavy: layers imports torch; the space package imports without it
 
         self.validate_arch(arch)
         check_task(task, self.tasks)
@@ -114,7 +115,7 @@ class TransformerSpace(SearchSpace):
         return nn.Sequential(embedding, stack)
 
     def _embedding(self, input_shape: tuple, dim: int, task: str, vocab_size: int):
-        from . import layers as L
+        from . import layers as L  # heavy: layers imports torch; the space package imports without it
 
         if task == "language_modelling" and (len(input_shape) != 1 or vocab_size <= 0):
             raise SpecError("task", "language modelling needs token sequences: input_shape (L,) and vocab_size > 0")

@@ -32,7 +32,7 @@ class TrialRecord:
     arch: dict
     state: str
     metrics: dict = field(default_factory=dict)
-    #: objective value per finished epoch (for multi-fidelity schedulers and curve fits)
+    #: objective value per finished epoch (for multi-fidelity pruners and curve fits)
     curve: tuple = ()
 
     def value(self, metric: str) -> float | None:

@@ -13,7 +13,8 @@ import json
 import math
 import random
 
-from ..spaces.base import SearchSpace, SpecError
+from ..checks import SpecError
+from ..spaces.base import SearchSpace
 from .base import Strategy, TrialRecord
 from .settings_checks import check_bool_setting
 

@@ -20,7 +20,7 @@ from scipy.special import ndtri
 from scipy.stats import rankdata
 from threadpoolctl import ThreadpoolController
 
-from ..spaces.base import SpecError
+from ..checks import SpecError
 from .base import Strategy, TrialRecord
 from .settings_checks import check_int_setting
 

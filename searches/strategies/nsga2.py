@@ -14,7 +14,7 @@ import random
 
 import numpy as np
 
-from ..spaces.base import SpecError
+from ..checks import SpecError
 from .base import Objective, Strategy, TrialRecord, by_number
 from .settings_checks import check_bool_setting, check_int_setting
 

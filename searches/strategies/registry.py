@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..spaces.base import SearchSpace, SpecError
+from ..checks import SpecError
+from ..spaces.base import SearchSpace
 from .bananas import Bananas
 from .base import Constraint, Objective, Strategy
 from .evolution import RegularizedEvolution
@@ -38,7 +39,3 @@ def build_strategy(
     if name not in STRATEGIES:
         raise SpecError("strategy", f"unknown strategy {name!r}; choose one of {sorted(STRATEGIES)}")
     return STRATEGIES[name](space, settings, seed, objective, constraints)
-
-
-def strategy_choices() -> list[tuple[str, str]]:
-    return [(name, cls.label) for name, cls in STRATEGIES.items()]

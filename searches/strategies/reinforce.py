@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import random
 
-from ..spaces.base import SpecError
+from ..checks import SpecError
 from .base import Strategy, TrialRecord, by_number
 from .settings_checks import check_float_setting
 

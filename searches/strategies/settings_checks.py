@@ -1,10 +1,10 @@
-"""Validators for strategy settings; each raises SpecError naming the setting."""
+"""Validators for strategy settings; each raises SpecError naming the setting.
+
+Numbers in a range are checked by the range objects of searches/checks.py."""
 
 from __future__ import annotations
 
-import math
-
-from ..spaces.base import SpecError
+from ..checks import FloatRange, IntRange, SpecError
 
 
 def merge_settings(defaults: dict, given: dict, owner: str) -> dict:
@@ -16,23 +16,11 @@ def merge_settings(defaults: dict, given: dict, owner: str) -> dict:
 
 
 def check_int_setting(settings: dict, name: str, low: int, high: int) -> int:
-    value = settings.get(name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(name, f"must be a whole number, got {value!r}")
-    if not low <= value <= high:
-        raise SpecError(name, f"must be between {low} and {high}, got {value}")
-    return value
+    return IntRange(low, high).check(name, settings.get(name))
 
 
 def check_float_setting(settings: dict, name: str, low: float, high: float, *, open_low: bool = False) -> float:
-    value = settings.get(name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise SpecError(name, f"must be a number, got {value!r}")
-    too_low = value <= low if open_low else value < low
-    if too_low or value > high:
-        bracket = "(" if open_low else "["
-        raise SpecError(name, f"must be in {bracket}{low}, {high}], got {value}")
-    return float(value)
+    return FloatRange(low, high, open_low).check(name, settings.get(name))
 
 
 def check_choice_setting(settings: dict, name: str, allowed: tuple) -> str:

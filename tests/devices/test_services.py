@@ -9,7 +9,7 @@ from devices.costs.hwnasbench import DEVICE_LABELS
 from devices.models import HardwareTarget, Measurement
 from searches import services as search_services
 from searches.models import Trial
-from searches.spaces.nb201 import OPS, string_to_arch
+from searches.spaces.nb201_cell import OPS, string_to_arch
 
 pytestmark = pytest.mark.django_db
 

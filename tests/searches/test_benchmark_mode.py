@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from searches import runner, services
 from searches.benchmarks.nb201 import Nb201Table
 from searches.models import Search, Trial
-from searches.spaces.nb201 import arch_to_string
+from searches.spaces.nb201_cell import arch_to_string
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,7 @@
 """Uploading a dataset from the project form: checked in full, nothing stored on failure."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -78,7 +79,7 @@ def test_the_size_limit_is_enforced_before_reading(client, owner, settings, medi
 
 def test_a_space_that_cannot_take_the_data_is_refused_at_start(owner):
     project = services.create_project(owner, "Wine", services.builtin_dataset("wine"))
-    with pytest.raises(services.ValidationError) as exc:
+    with pytest.raises(ValidationError) as exc:
         services.start_search(project, owner, name="s", space_kind="nb201", space_spec=None, strategy="random",
                               max_trials=2)
     assert "cannot build a model for" in exc.value.message_dict["space_kind"][0]

@@ -7,7 +7,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from searches.benchmarks.nb201 import BenchmarkTableError, Nb201Table, run_seeds
-from searches.spaces.base import SpecError
+from searches.checks import SpecError
 from searches.strategies.registry import STRATEGIES
 
 

@@ -3,9 +3,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from searches.benchmarks.nb201 import BenchmarkTableError, Nb201Table
+from searches.checks import SpecError
 from searches.estimators.proxy_benchmark import CIFAR_CLASSES, CIFAR_INPUT, proxy_correlations, sample_cells
 from searches.estimators.zero_cost import PROXIES, ProxyError
-from searches.spaces.base import SpecError
 from searches.spaces.nb201 import NB201Space
 
 

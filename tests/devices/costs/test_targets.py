@@ -13,9 +13,8 @@ from devices.costs.targets import (
     TargetError,
     estimate_costs,
     normalise_target_specs,
-    target_choices,
 )
-from searches.spaces.nb201 import string_to_arch
+from searches.spaces.nb201_cell import string_to_arch
 from searches.spaces.registry import build_space
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
@@ -92,5 +91,6 @@ def test_bad_specs_name_the_field(kind, specs, field):
 def test_specs_get_their_defaults_and_kinds_have_labels():
     specs = normalise_target_specs("measured_cpu", {"threads": 2})
     assert specs == {"backend": "eager", "batch": 1, "threads": 2, "runs": 150, "warmup": 10, "rounds": 30}
-    assert {kind for kind, _ in target_choices()} == {"analytical", "measured_cpu", "measured_gpu", "benchmark"}
+    assert set(TARGET_KINDS) == {"analytical", "measured_cpu", "measured_gpu", "benchmark"}
+    assert all(kind.label for kind in TARGET_KINDS.values())
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from searches.spaces.nb201 import EDGE_NAMES, arch_to_string
+from searches.spaces.nb201_cell import EDGE_NAMES, arch_to_string
 from searches.strategies.registry import STRATEGIES
 
 OPS = ("none", "skip_connect", "nor_conv_3x3")

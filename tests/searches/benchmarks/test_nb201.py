@@ -10,7 +10,7 @@ from searches.benchmarks.nb201 import (
     run_search,
     run_seeds,
 )
-from searches.spaces.nb201 import string_to_arch
+from searches.spaces.nb201_cell import string_to_arch
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 

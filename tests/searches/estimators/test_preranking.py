@@ -11,7 +11,8 @@ from searches.estimators.preranking import minibatch, prerank, score_archs
 from searches.estimators.proxy_benchmark import proxy_correlations, sample_cells, spearman
 from searches.estimators.zero_cost import compute_proxy, random_batch
 from searches.spaces.chain_mlp import ChainMLPSpace
-from searches.spaces.nb201 import NB201Space, arch_to_string, string_to_arch
+from searches.spaces.nb201 import NB201Space
+from searches.spaces.nb201_cell import arch_to_string, string_to_arch
 from searches.training.datasets import load_builtin
 
 torch.set_num_threads(1)

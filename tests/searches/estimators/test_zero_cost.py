@@ -7,7 +7,8 @@ from torch import nn
 
 from searches.estimators.zero_cost import PROXIES, ProxyError, compute_proxy, random_batch
 from searches.spaces.chain_mlp import ChainMLPSpace
-from searches.spaces.nb201 import NB201Space, string_to_arch
+from searches.spaces.nb201 import NB201Space
+from searches.spaces.nb201_cell import string_to_arch
 from searches.spaces.transformer import TransformerSpace
 
 torch.set_num_threads(1)

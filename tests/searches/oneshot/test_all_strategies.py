@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from searches.checks import SpecError
 from searches.oneshot import ONESHOT_STRATEGIES, build_latency_table, run_oneshot
-from searches.spaces.base import SpecError
 
 SETTINGS = {
     "random_oneshot": {"derive_samples": 2},

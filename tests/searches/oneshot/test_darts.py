@@ -1,9 +1,9 @@
 import pytest
 import torch
 
+from searches.checks import SpecError
 from searches.oneshot.darts import Darts, run_darts, skip_count
-from searches.spaces.base import SpecError
-from searches.spaces.nb201 import EDGE_NAMES
+from searches.spaces.nb201_cell import EDGE_NAMES
 
 QUICK = {"epochs": 1, "batch_size": 64}
 

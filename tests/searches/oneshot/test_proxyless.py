@@ -1,9 +1,9 @@
 import pytest
 import torch
 
+from searches.checks import SpecError
 from searches.oneshot.proxyless import ExpectedLatency, ProxylessNAS, run_proxyless
-from searches.spaces.base import SpecError
-from searches.spaces.nb201 import EDGE_NAMES
+from searches.spaces.nb201_cell import EDGE_NAMES
 
 #: Synthetic per-op latencies (ms): convolutions expensive, parameter-free ops nearly free.
 OP_MS = {"none": 0.0, "skip_connect": 0.1, "nor_conv_1x1": 5.0, "nor_conv_3x3": 20.0, "avg_pool_3x3": 0.5}

@@ -5,16 +5,16 @@ import pytest
 import torch
 from torch import nn
 
+from searches.checks import SpecError
 from searches.oneshot.supernet import (
     ArchitectureParameters,
     Gate,
     binary_gate,
-    build_supernet,
     mixture_gates,
     use_batch_statistics,
 )
-from searches.spaces.base import SpecError
-from searches.spaces.nb201 import EDGE_NAMES
+from searches.oneshot.supernets import build_supernet
+from searches.spaces.nb201_cell import EDGE_NAMES
 from searches.spaces.transformer import TransformerSpace
 
 SHAPE = (1, 8, 8)

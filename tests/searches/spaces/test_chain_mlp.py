@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from searches.spaces.base import SearchSpace, SpecError
+from searches.checks import SpecError
+from searches.spaces.base import SearchSpace
 from searches.spaces.chain_mlp import ChainMLPSpace
 
 

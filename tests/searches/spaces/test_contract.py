@@ -11,7 +11,8 @@ import random
 import pytest
 import torch
 
-from searches.spaces.base import SearchSpace, SpecError
+from searches.checks import SpecError
+from searches.spaces.base import SearchSpace
 from searches.spaces.registry import SPACES, build_space
 
 KINDS = sorted(SPACES)

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from searches.spaces.base import SpecError
+from searches.checks import SpecError
 from searches.spaces.hybrid import HybridSpace
 from searches.spaces.layers import FeatureMapTokens, Residual, TransformerLayer
 

@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from searches.spaces.base import SearchSpace, SpecError
+from searches.checks import SpecError
+from searches.spaces.base import SearchSpace
 from searches.spaces.layers import Residual
 from searches.spaces.macro_cnn import MacroCNNSpace
 

@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from searches.benchmarks.nb201 import Nb201Table
-from searches.spaces.base import SpecError
-from searches.spaces.nb201 import EDGE_NAMES, OPS, NB201Space, arch_to_string, string_to_arch
+from searches.checks import SpecError
+from searches.spaces.nb201 import NB201Space
+from searches.spaces.nb201_cell import EDGE_NAMES, OPS, arch_to_string, string_to_arch
 
 torch.set_num_threads(1)
 

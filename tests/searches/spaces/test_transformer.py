@@ -4,8 +4,9 @@ import pytest
 import torch
 from torch import nn
 
+from searches.checks import SpecError
 from searches.spaces import layers
-from searches.spaces.base import SearchSpace, SpecError
+from searches.spaces.base import SearchSpace
 from searches.spaces.transformer import TransformerSpace
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from searches.spaces.base import SpecError
+from searches.checks import SpecError
 from searches.spaces.nb201 import NB201Space
 from searches.strategies.bananas import Bananas, MLPEnsemble
 from searches.strategies.random_search import RandomSearch

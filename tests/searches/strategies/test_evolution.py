@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from searches.spaces.base import SpecError
+from searches.checks import SpecError
 from searches.spaces.nb201 import NB201Space
 from searches.strategies.base import COMPLETE, FAILED, TrialRecord
 from searches.strategies.evolution import RegularizedEvolution

@@ -3,7 +3,7 @@ import random
 import numpy as np
 import pytest
 
-from searches.spaces.base import SpecError
+from searches.checks import SpecError
 from searches.spaces.nb201 import NB201Space
 from searches.strategies.gp_bo import GaussianProcessBO, HammingGP, expected_improvement, hamming_distances
 from searches.strategies.model_based import normal_scores

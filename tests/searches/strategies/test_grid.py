@@ -1,6 +1,6 @@
 import pytest
 
-from searches.spaces.base import SpecError
+from searches.checks import SpecError
 from searches.spaces.chain_mlp import ChainMLPSpace
 from searches.spaces.nb201 import NB201Space
 from searches.strategies.base import COMPLETE, TrialRecord

@@ -3,7 +3,7 @@ import random
 import numpy as np
 import pytest
 
-from searches.spaces.base import SpecError
+from searches.checks import SpecError
 from searches.spaces.nb201 import NB201Space
 from searches.strategies.base import COMPLETE, FAILED, TrialRecord
 from searches.strategies.nsga2 import NSGA2, crowding_distances, non_dominated_fronts, pareto_front

@@ -8,8 +8,8 @@ information criterion, so a family that fits well with few parameters counts
 most. Domhan et al. sample the combination with MCMC; this point-estimate
 version is cheap enough to run after every epoch of every trial.
 
-CurvePruner stops a trial when the forecast makes it unlikely to beat the best
-result so far.
+CurveRule stops a curve when the forecast makes it unlikely to beat the best
+result so far; LearningCurvePruner applies it to a trial of a search.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ..checks import SpecError
+from ..strategies.base import TrialRecord
+from .base import Pruner
 
 
 @dataclass(frozen=True)
@@ -197,8 +201,8 @@ def combine(fits: list[FamilyFit], value_range: float) -> CurveForecast:
     )
 
 
-class CurvePruner:
-    """Stop a trial whose curve is unlikely to end above the best result so far.
+class CurveRule:
+    """Stop a curve that is unlikely to end above the best result so far.
 
     threshold: stop when P(final > best_so_far) falls below it. min_points: epochs
     to see before judging (early epochs are noisy and fit anything).
@@ -222,3 +226,34 @@ class CurvePruner:
         if forecast is None:
             return False  # no family fits: keep training rather than guess
         return forecast.probability_above(best_so_far) < self.threshold
+
+
+class LearningCurvePruner(Pruner):
+    """Learning-curve extrapolation (Domhan et al. 2015) for a search: forecasts the trial's final
+    accuracy from its own curve and compares it with the best finished trial."""
+
+    name = "learning_curve"
+    label = "Learning-curve extrapolation (Domhan et al.)"
+
+    def __init__(self, settings: dict | None = None, direction: str = "max", final_epoch: int = 0,
+                 metric: str = "val_accuracy"):
+        super().__init__(settings, direction, final_epoch, metric)
+        if direction != "max" or "accuracy" not in metric:
+            raise SpecError("pruner", "learning-curve extrapolation forecasts accuracies (a metric to maximise)")
+        try:
+            self.rule = CurveRule(threshold=self.settings["threshold"], min_points=self.settings["min_points"])
+        except (TypeError, ValueError) as exc:
+            raise SpecError("pruner_settings", str(exc)) from exc
+
+    @classmethod
+    def default_settings(cls) -> dict:
+        return {"threshold": 0.05, "min_points": 4}
+
+    def settings_owner(self) -> str:
+        return "the learning-curve pruner"
+
+    def should_stop(self, trial_number: int, epoch: int, value: float, history: list[TrialRecord]) -> bool:
+        own = next((t.curve for t in history if t.number == trial_number), ())
+        finished = [t.value(self.metric) for t in history
+                    if t.state == "complete" and t.value(self.metric) is not None]
+        return self.rule.should_stop(list(own), self.final_epoch, max(finished) if finished else None)

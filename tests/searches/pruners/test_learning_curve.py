@@ -3,10 +3,10 @@ import math
 import numpy as np
 import pytest
 
-from searches.estimators.learning_curve import (
+from searches.pruners.learning_curve import (
     FAMILIES,
     CurveForecast,
-    CurvePruner,
+    CurveRule,
     exp3,
     extrapolate,
     fit_family,
@@ -77,13 +77,13 @@ def test_probability_above():
 
 def test_pruner_stops_a_curve_that_has_levelled_off_below_the_best():
     plateau = list(0.6 - 0.3 * np.exp(-0.8 * EPOCHS[:8]))
-    assert CurvePruner().should_stop(plateau, final_epoch=40, best_so_far=0.9)
+    assert CurveRule().should_stop(plateau, final_epoch=40, best_so_far=0.9)
 
 
 def test_pruner_keeps_a_curve_that_is_still_climbing_towards_the_best():
     climbing = list(TRUE_CURVES["pow3"][:8])  # ends near 0.9; at epoch 8 it is below 0.85
     assert max(climbing) < 0.85
-    assert not CurvePruner().should_stop(climbing, final_epoch=40, best_so_far=0.85)
+    assert not CurveRule().should_stop(climbing, final_epoch=40, best_so_far=0.85)
 
 
 @pytest.mark.parametrize("curve, final_epoch, best", [
@@ -93,11 +93,11 @@ def test_pruner_keeps_a_curve_that_is_still_climbing_towards_the_best():
     ([0.1, 0.2, 0.3, 0.3, 0.3], 5, 0.9),  # the curve is complete
 ])
 def test_pruner_does_not_judge_without_grounds(curve, final_epoch, best):
-    assert not CurvePruner().should_stop(curve, final_epoch, best)
+    assert not CurveRule().should_stop(curve, final_epoch, best)
 
 
 def test_pruner_settings_are_checked():
     with pytest.raises(ValueError, match="threshold"):
-        CurvePruner(threshold=1.5)
+        CurveRule(threshold=1.5)
     with pytest.raises(ValueError, match="min_points"):
-        CurvePruner(min_points=1)
+        CurveRule(min_points=1)

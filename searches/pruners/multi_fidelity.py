@@ -1,10 +1,5 @@
-"""Multi-fidelity schedulers: stop unpromising trials early, from their learning curves.
-
-A scheduler answers one question while a trial trains: after `epoch` epochs, with
-objective `value`, should it stop? It keeps no state: it compares against the
-curves of the other trials (TrialRecord.curve holds the objective after each
-finished epoch, so curve[epoch - 1] is the value at that epoch). The asking trial
-is recognised by its number and never compared with itself.
+"""Multi-fidelity pruners: stop unpromising trials early by comparing their learning
+curves with the other trials' at the same epoch.
 
 Rungs are the epochs min_resource * eta**k. Successive halving, ASHA and Hyperband
 decide only at rungs; median stopping decides after every epoch past a warm-up.
@@ -14,35 +9,18 @@ from __future__ import annotations
 
 import math
 import statistics
-from abc import ABC, abstractmethod
 
-from ..spaces.base import SpecError
-from .base import TrialRecord
-from .settings_checks import check_int_setting, merge_settings
+from ..strategies.base import TrialRecord
+from ..strategies.settings_checks import check_int_setting
+from .base import Pruner
 
 
-class Scheduler(ABC):
-    name: str = ""
-    label: str = ""
+class CurveComparisonPruner(Pruner):
+    """Shared by the pruners that compare a trial's value with the other trials' curves."""
 
-    def __init__(self, settings: dict | None = None, direction: str = "max"):
-        if direction not in ("max", "min"):
-            raise SpecError("direction", f"must be 'max' or 'min', got {direction!r}")
-        self.direction = direction
-        self.settings = self.validate_settings(dict(settings or {}))
+    def settings_owner(self) -> str:
+        return f"the {self.name} scheduler"  # the wording of the message as users know it
 
-    @classmethod
-    def default_settings(cls) -> dict:
-        return {}
-
-    def validate_settings(self, settings: dict) -> dict:
-        return merge_settings(self.default_settings(), settings, f"the {self.name} scheduler")
-
-    @abstractmethod
-    def should_stop(self, trial_number: int, epoch: int, value: float, history: list[TrialRecord]) -> bool:
-        """True when the trial should stop now, after `epoch` epochs (counted from 1)."""
-
-    # --- helpers ---------------------------------------------------------------------------
     def oriented(self, value: float) -> float:
         """Higher is better, whatever the direction."""
         return value if self.direction == "max" else -value
@@ -52,7 +30,7 @@ class Scheduler(ABC):
         return [t for t in history if t.number != trial_number and len(t.curve) >= epoch]
 
 
-class RungScheduler(Scheduler):
+class RungPruner(CurveComparisonPruner):
     """Shared by the successive-halving family: rungs at min_resource * eta**k."""
 
     @classmethod
@@ -82,7 +60,7 @@ class RungScheduler(Scheduler):
         return self.oriented(value) >= ranked[cutoff - 1]
 
 
-class SuccessiveHalving(RungScheduler):
+class SuccessiveHalvingPruner(RungPruner):
     """Synchronous successive halving (Jamieson & Talwalkar 2016) over cohorts of trials.
 
     Trials 1..cohort_size form the first cohort, the next cohort_size the second, and
@@ -115,7 +93,7 @@ class SuccessiveHalving(RungScheduler):
         return better >= promoted
 
 
-class ASHA(RungScheduler):
+class ASHAPruner(RungPruner):
     """Asynchronous successive halving (Li et al. 2020): compare with every trial that reached the rung."""
 
     name = "asha"
@@ -128,7 +106,7 @@ class ASHA(RungScheduler):
         return not self.in_top_fraction(value, rivals)
 
 
-class Hyperband(RungScheduler):
+class HyperbandPruner(RungPruner):
     """Hyperband (Li et al. 2018): several successive-halving brackets with different first rungs.
 
     Bracket b starts at min_resource * eta**b; the aggressive brackets (small b) get
@@ -174,7 +152,7 @@ class Hyperband(RungScheduler):
         return not self.in_top_fraction(value, rivals)
 
 
-class MedianStopping(Scheduler):
+class MedianStoppingPruner(CurveComparisonPruner):
     """Median stopping (Golovin et al. 2017, Vizier): stop when the trial's best value so far is
     worse than the median of the other trials' running averages at the same epoch."""
 
@@ -203,20 +181,3 @@ class MedianStopping(Scheduler):
         best_so_far = max(self.oriented(v) for v in [*earlier, value])
         return best_so_far < statistics.median(averages)
 
-
-SCHEDULERS: dict[str, type[Scheduler]] = {
-    SuccessiveHalving.name: SuccessiveHalving,
-    ASHA.name: ASHA,
-    Hyperband.name: Hyperband,
-    MedianStopping.name: MedianStopping,
-}
-
-
-def build_scheduler(name: str, settings: dict | None = None, direction: str = "max") -> Scheduler:
-    if name not in SCHEDULERS:
-        raise SpecError("scheduler", f"unknown scheduler {name!r}; choose one of {sorted(SCHEDULERS)}")
-    return SCHEDULERS[name](settings, direction)
-
-
-def scheduler_choices() -> list[tuple[str, str]]:
-    return [(name, cls.label) for name, cls in SCHEDULERS.items()]
