@@ -20,7 +20,7 @@ from pathlib import Path
 from ..checks import SpecError
 from ..spaces.nb201 import NB201Space
 from ..spaces.nb201_cell import OPS, arch_to_string, string_to_arch
-from ..strategies.base import COMPLETE, Objective, TrialRecord
+from ..strategies.base import COMPLETE, DEFAULT_OBJECTIVE, TrialRecord
 from ..strategies.registry import build_strategy
 
 DEFAULT_TABLE = Path(__file__).parent / "data" / "nb201_cifar10.csv.gz"
@@ -142,7 +142,7 @@ def run_search(strategy_name: str, queries: int, seed: int, table: Nb201Table,
     that test accuracy after every query (budget-agnostic strategies can be read
     at any smaller budget from it).
     """
-    strategy = build_strategy(strategy_name, table.space(), settings, seed, Objective("val_accuracy", "max"))
+    strategy = build_strategy(strategy_name, table.space(), settings, seed, DEFAULT_OBJECTIVE)
     evaluator = BenchmarkEvaluator(table)
     history: list[TrialRecord] = []
     best: Nb201Row | None = None

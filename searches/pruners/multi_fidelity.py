@@ -19,7 +19,7 @@ class CurveComparisonPruner(Pruner):
     """Shared by the pruners that compare a trial's value with the other trials' curves."""
 
     def settings_owner(self) -> str:
-        return f"the {self.name} scheduler"  # the wording of the message as users know it
+        return f"the {self.name} pruner"
 
     def oriented(self, value: float) -> float:
         """Higher is better, whatever the direction."""

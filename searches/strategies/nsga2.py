@@ -15,11 +15,11 @@ import random
 import numpy as np
 
 from ..checks import SpecError
-from .base import Objective, Strategy, TrialRecord, by_number
+from .base import DEFAULT_OBJECTIVE, Objective, Strategy, TrialRecord, by_number
 from .settings_checks import check_bool_setting, check_int_setting
 
 MUTATION_TRIES = 20
-DEFAULT_OBJECTIVES = [{"metric": "val_accuracy", "direction": "max"}, {"metric": "params", "direction": "min"}]
+DEFAULT_OBJECTIVES = [DEFAULT_OBJECTIVE.as_dict(), {"metric": "params", "direction": "min"}]
 
 
 def parse_objectives(raw) -> list[Objective]:

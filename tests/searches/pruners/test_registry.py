@@ -32,7 +32,7 @@ def test_registry_and_settings():
                                        "['asha', 'hyperband', 'learning_curve', 'median', 'successive_halving']")
     assert error("asha", {"eta": 1})[0] == "eta"
     assert error("hyperband", {"min_resource": 9, "max_resource": 3})[0] == "max_resource"
-    assert error("median", {"patience": 3}) == ("patience", "is not a setting of the median scheduler")
+    assert error("median", {"patience": 3}) == ("patience", "is not a setting of the median pruner")
 
 
 def test_the_learning_curve_pruner_checks_its_settings_and_metric():
