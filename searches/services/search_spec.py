@@ -18,7 +18,7 @@ from devices.target_costs import in_process_cost_metrics
 
 from .. import candidates
 from ..benchmarks.registry import BENCHMARKS
-from ..checks import SpecError
+from ..checks import FloatRange, IntRange, SpecError
 from ..constraints import ConstraintError, validate_constraints
 from ..engine_data import is_benchmark, load_project_data
 from ..engine_setup import strategy_settings_for
@@ -36,7 +36,16 @@ from .oneshot import LATENCY_TARGETS, split_oneshot_settings
 #: Metrics every search can rank by, with the direction that is better.
 METRIC_DIRECTIONS = {"val_accuracy": "max", "test_accuracy": "max", "params": "min", "train_seconds": "min",
                      "val_perplexity": "min", "test_perplexity": "min"}
-PARALLELISM_LIMITS = (1, 64)
+#: The limits of a search's numbers, read by the form for its fields and checked here for every caller:
+#: each fits the column that stores it (PostgreSQL integer, numpy's seed) and means something.
+SEARCH_RANGES = {
+    "seed": IntRange(0, 2**31 - 1),
+    "max_trials": IntRange(1, 100_000),
+    "max_seconds": IntRange(1, 366 * 24 * 3600),
+    "parallelism": IntRange(1, 64),
+}
+#: Hard limits of a search's constraints: parameters, and a cost on a hardware target (ms, MACs, ...).
+CONSTRAINT_RANGES = {"max_params": IntRange(1, 10**12), "cost_limit": FloatRange(0, 1e15, open_low=True)}
 
 
 @dataclass
@@ -68,9 +77,12 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
                     warm_start_from=(), estimation: dict | None = None,
                     training: dict | None = None, max_trials: int | None = 10, max_seconds: int | None = None,
                     parallelism: int = 1, seed: int = 0, device: str = "cpu") -> SearchSpec:
-    name = (name or "").strip()
+    name = (name or "").strip() if isinstance(name, str) else ""
     if not name:
         raise ValidationError({"name": "a search needs a name"})
+    if len(name) > Search._meta.get_field("name").max_length:
+        raise ValidationError({"name": f"at most {Search._meta.get_field('name').max_length} characters"})
+    _check_numbers(seed=seed, parallelism=parallelism, max_trials=max_trials, max_seconds=max_seconds)
     space = validate_space(space_kind, space_spec or {})
     check_space_fits_dataset(project.dataset, space_kind)
     if strategy not in STRATEGIES and strategy not in ONESHOT_STRATEGIES:
@@ -81,6 +93,7 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
         constraints = validate_constraints(constraints or [], frozenset(cost_metrics))
     except ConstraintError as exc:
         raise ValidationError({"constraints": str(exc)}) from exc
+    _check_constraint_limits(constraints)
     objectives = validate_objectives(objectives, cost_metrics)
     _check_cost_metric_setting(strategy_settings, cost_metrics)
     if strategy in ONESHOT_STRATEGIES:
@@ -94,9 +107,6 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
     estimation = _check_estimation(estimation or {})
     if not max_trials and not max_seconds:
         raise ValidationError({"max_trials": "give a budget in trials, in seconds, or both"})
-    low, high = PARALLELISM_LIMITS
-    if not low <= parallelism <= high:
-        raise ValidationError({"parallelism": f"must be from {low} to {high}"})
     if device not in dict(Search.DEVICES):
         raise ValidationError({"device": f"must be one of {[d for d, _ in Search.DEVICES]}"})
     return SearchSpec(name=name, space_kind=space_kind, space=space, strategy=strategy,
@@ -104,6 +114,26 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
                       pruner=pruner or "", pruner_settings=pruner_settings or {}, warm_start_from=warm_start_from,
                       estimation=estimation, training=training, max_trials=max_trials or None,
                       max_seconds=max_seconds or None, parallelism=parallelism, seed=seed, device=device)
+
+
+def _check_numbers(**values) -> None:
+    """Each number in its SEARCH_RANGES range; a budget may also be None (no limit of that kind)."""
+    for name, value in values.items():
+        if value is None and name in ("max_trials", "max_seconds"):
+            continue
+        try:
+            SEARCH_RANGES[name].check(name, value)
+        except SpecError as exc:
+            raise ValidationError({name: exc.message}) from exc
+
+
+def _check_constraint_limits(constraints: list[dict]) -> None:
+    """A limit beyond any architecture (or beyond what a float column holds) is refused, by its form field."""
+    for spec in constraints:
+        field_name = "max_params" if spec["metric"] == "params" else "cost_limit"
+        high = CONSTRAINT_RANGES[field_name].high
+        if not spec["max"] <= high:
+            raise ValidationError({field_name: f"must be at most {high:g}, got {spec['max']:g}"})
 
 
 def _spec_error(exc: SpecError, prefix: str) -> ValidationError:
