@@ -54,7 +54,7 @@ class ProjectForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("dataset") == "upload":
-            if not data.get("upload_file"):
+            if not data.get("upload_file") and "upload_file" not in self.errors:  # one message per problem
                 self.add_error("upload_file", "choose a file to upload")
             if data.get("upload_format") == "csv" and not data.get("label_column"):
                 self.add_error("label_column", "name the label column of the CSV file")
