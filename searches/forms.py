@@ -194,9 +194,8 @@ class SearchForm(forms.Form):
     ])
     strategy_settings = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}),
-        help_text='JSON, e.g. {"population": 20}; empty for the defaults. One-shot: epochs, arch_lr, '
-                  'order (DARTS 1 or 2), early_stop_skips, latency_target (proxyless: raspi4, pixel3, eyeriss, fpga, '
-                  'cpu, macs) with latency_weight, rank_check_archs (Kendall tau on that many cells)')
+        help_text='for experts: JSON such as {"population_size": 20}, merged with the fields below; empty for the '
+                  'defaults')
     second_objective = forms.ChoiceField(
         required=False, label="Second objective", choices=lambda: second_objective_choices(),
         help_text="adds a Pareto front to the search page; NSGA-II optimises both")
@@ -323,7 +322,11 @@ class SearchForm(forms.Form):
             elif key in ("prerank_proxy", "prerank_pool", "surrogate_quantile"):
                 field = key
             elif key.startswith("pruner_settings"):
+                if key.startswith("pruner_settings."):
+                    messages = [f"{key[len('pruner_settings.'):]}: {m}" for m in messages]
                 field = "pruner_settings"
+            elif key == "objectives":
+                field = "second_objective"
             elif key == "constraints":
                 field = "max_params"
             elif key in self.fields:
