@@ -128,7 +128,9 @@ def arch_weights_figure(weights: dict[str, dict[str, float]], epoch: int | None 
                   "texttemplate": "%{text}", "colorbar": {"title": {"text": "weight"}}}],
         "layout": {"margin": {"l": 110, "r": 10, "t": 30, "b": 60}, "height": 120 + 34 * len(decisions),
                    "title": {"text": f"epoch {epoch}" if epoch else "", "font": {"size": 13}},
-                   "yaxis": {"autorange": "reversed"}},
+                   # Choices such as widths ("32") look like numbers: without "category" plotly makes a
+                   # numeric axis and cannot place "relu" on it (NaN, an empty heat map).
+                   "xaxis": {"type": "category"}, "yaxis": {"autorange": "reversed", "type": "category"}},
     }
 
 

@@ -13,11 +13,12 @@ from django.core.exceptions import ValidationError
 from devices.target_costs import in_process_cost_metrics
 
 from .benchmarks.registry import BENCHMARKS
-from .checks import IntRange
+from .checks import FloatRange, IntRange
 from .estimators.zero_cost import PROXIES
 from .models import Search
 from .oneshot.registry import ONESHOT_STRATEGIES
 from .pruners import pruner_choices
+from .services.search_spec import CONSTRAINT_RANGES, SEARCH_RANGES
 from .spaces.registry import SPACES
 from .strategies.base import DEFAULT_OBJECTIVE
 from .strategies.registry import STRATEGIES
@@ -53,7 +54,7 @@ class ProjectForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("dataset") == "upload":
-            if not data.get("upload_file"):
+            if not data.get("upload_file") and "upload_file" not in self.errors:  # one message per problem
                 self.add_error("upload_file", "choose a file to upload")
             if data.get("upload_format") == "csv" and not data.get("label_column"):
                 self.add_error("label_column", "name the label column of the CSV file")
@@ -76,16 +77,47 @@ class ProjectForm(forms.Form):
         return users
 
 
+#: Settings are a handful of numbers and names: anything longer or deeper than this is not settings.
+JSON_MAX_CHARS = 10_000
+JSON_MAX_DEPTH = 8
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of [ and { in JSON text, strings skipped; linear, and safe on any input."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def parse_json_object(text: str) -> dict:
     text = (text or "").strip()
     if not text:
         return {}
+    if len(text) > JSON_MAX_CHARS:
+        raise ValidationError(f"at most {JSON_MAX_CHARS:,} characters of JSON, got {len(text):,}")
+    if json_depth(text) > JSON_MAX_DEPTH:
+        raise ValidationError(f"nested deeper than {JSON_MAX_DEPTH} levels; settings are flat")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     if not isinstance(value, dict):
-        raise ValidationError('must be a JSON object, e.g. {"population": 20}')
+        raise ValidationError('must be a JSON object, e.g. {"population_size": 20}')
     return value
 
 
@@ -103,11 +135,15 @@ def _form_field(spec_field, initial):
     if kind in ("int_list", "float_list"):
         text = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in (initial or []))
         return forms.CharField(initial=text, **common)
+    # A browser sends every option as text: coerce it back to the option itself (3, not "3").
+    by_text = {str(o): o for o in spec_field.options}
     if kind == "multi":
-        return forms.MultipleChoiceField(choices=[(o, o) for o in spec_field.options], initial=initial,
-                                         widget=forms.CheckboxSelectMultiple, **common)
+        return forms.TypedMultipleChoiceField(choices=[(o, o) for o in spec_field.options], initial=initial,
+                                              coerce=by_text.__getitem__, widget=forms.CheckboxSelectMultiple,
+                                              **common)
     if kind == "choice":
-        return forms.ChoiceField(choices=[(o, o) for o in spec_field.options], initial=initial, **common)
+        return forms.TypedChoiceField(choices=[(o, o) for o in spec_field.options], initial=initial,
+                                      coerce=by_text.__getitem__, **common)
     if kind == "bool":
         return forms.BooleanField(initial=initial, **common)
     raise ValueError(f"unknown spec field kind {kind!r}")
@@ -133,16 +169,20 @@ def second_objective_choices() -> list[tuple[str, str]]:
     return base + [(key, f"lowest {label}") for key, label in cost_target_choices()]
 
 
-def training_field(name: str, **options) -> forms.Field:
-    """A training setting's field, its default and limits taken from training/settings.py, where the
-    service's check reads them too: the form and the service cannot disagree."""
-    allowed = TRAINING_RANGES[name]
-    initial = {**TRAINING_DEFAULTS, **OPTIONAL_TRAINING_DEFAULTS}[name]
+def range_field(allowed: IntRange | FloatRange, **options) -> forms.Field:
+    """A number field whose limits are a range the service checks too: the form and the service cannot
+    disagree, and no number the form lets through overflows a column."""
     field_class = forms.IntegerField if isinstance(allowed, IntRange) else forms.FloatField
     # An open low end, (0, 10], cannot be said by min_value: the service's check refuses the low end itself.
     low = None if getattr(allowed, "open_low", False) else allowed.low
-    return field_class(initial=initial, min_value=low, max_value=allowed.high,
-                       widget=forms.NumberInput(attrs=allowed.html_attrs()), **options)
+    return field_class(min_value=low, max_value=allowed.high, widget=forms.NumberInput(attrs=allowed.html_attrs()),
+                       **options)
+
+
+def training_field(name: str, **options) -> forms.Field:
+    """A training setting's field, its default and limits taken from training/settings.py."""
+    initial = {**TRAINING_DEFAULTS, **OPTIONAL_TRAINING_DEFAULTS}[name]
+    return range_field(TRAINING_RANGES[name], initial=initial, **options)
 
 
 class SearchForm(forms.Form):
@@ -154,16 +194,16 @@ class SearchForm(forms.Form):
     ])
     strategy_settings = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}),
-        help_text='JSON, e.g. {"population": 20}; empty for the defaults. One-shot: epochs, arch_lr, '
-                  'order (DARTS 1 or 2), early_stop_skips, latency_target (proxyless: raspi4, pixel3, eyeriss, fpga, '
-                  'cpu, macs) with latency_weight, rank_check_archs (Kendall tau on that many cells)')
+        help_text='for experts: JSON such as {"population_size": 20}, merged with the fields below; empty for the '
+                  'defaults')
     second_objective = forms.ChoiceField(
         required=False, label="Second objective", choices=lambda: second_objective_choices(),
         help_text="adds a Pareto front to the search page; NSGA-II optimises both")
-    max_params = forms.IntegerField(required=False, min_value=1, label="Constraint: at most this many parameters",
-                                    help_text="architectures over the limit are never trained")
-    cost_limit = forms.FloatField(required=False, min_value=0, label="Constraint: at most this cost",
-                                  help_text="e.g. 20 (ms of latency) on the target below")
+    max_params = range_field(CONSTRAINT_RANGES["max_params"], required=False,
+                             label="Constraint: at most this many parameters",
+                             help_text="architectures over the limit are never trained")
+    cost_limit = range_field(CONSTRAINT_RANGES["cost_limit"], required=False, label="Constraint: at most this cost",
+                             help_text="e.g. 20 (ms of latency) on the target below")
     cost_limit_target = forms.ChoiceField(required=False, label="…on this hardware target",
                                           choices=lambda: [("", "–")] + cost_target_choices())
     pruner = forms.ChoiceField(required=False, label="Early stopping of trials",
@@ -175,11 +215,10 @@ class SearchForm(forms.Form):
         queryset=Search.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
         label="Warm start from", help_text="earlier searches on the same kind of space: their trials inform "
                                            "this one and are not proposed again")
-    max_trials = forms.IntegerField(min_value=1, max_value=100_000, initial=10, required=False,
-                                    label="Budget: trials")
-    max_seconds = forms.IntegerField(min_value=1, required=False, label="Budget: seconds")
-    parallelism = forms.IntegerField(min_value=1, max_value=64, initial=1)
-    seed = forms.IntegerField(initial=0)
+    max_trials = range_field(SEARCH_RANGES["max_trials"], initial=10, required=False, label="Budget: trials")
+    max_seconds = range_field(SEARCH_RANGES["max_seconds"], required=False, label="Budget: seconds")
+    parallelism = range_field(SEARCH_RANGES["parallelism"], initial=1, help_text="trials in flight at once")
+    seed = range_field(SEARCH_RANGES["seed"], initial=0, help_text="the same seed proposes the same architectures")
     device = forms.ChoiceField(choices=Search.DEVICES, initial="cpu")
     epochs = training_field("epochs")
     batch_size = training_field("batch_size")
@@ -283,7 +322,11 @@ class SearchForm(forms.Form):
             elif key in ("prerank_proxy", "prerank_pool", "surrogate_quantile"):
                 field = key
             elif key.startswith("pruner_settings"):
+                if key.startswith("pruner_settings."):
+                    messages = [f"{key[len('pruner_settings.'):]}: {m}" for m in messages]
                 field = "pruner_settings"
+            elif key == "objectives":
+                field = "second_objective"
             elif key == "constraints":
                 field = "max_params"
             elif key in self.fields:

@@ -120,8 +120,12 @@ def oneshot_state(search) -> dict:
     derived = {"arch": result["arch"], "description": result["description"]} if result else (
         {"arch": latest["derived_arch"], "description": latest.get("derived_description", "")}
         if "derived_arch" in latest else None)
+    retrained = None
+    if result and derived:
+        key = search.space.build().key(derived["arch"])
+        retrained = search.trials.filter(arch_key=key).values_list("number", flat=True).first()
     return {"oneshot": {
-        "epochs": len(history), "derived": derived, "finished": bool(result),
+        "epochs": len(history), "derived": derived, "finished": bool(result), "retrained_as": retrained,
         "ranking": result.get("ranking"), "timings": result.get("timings"),
         "charts": {"weights": charts.arch_weights_figure(weights, latest.get("epoch")),
                    "supernet": charts.oneshot_curve_figure(history)},

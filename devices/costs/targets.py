@@ -53,19 +53,32 @@ class TargetKind:
 
 # --- specs ----------------------------------------------------------------------------------------
 
+def words(options) -> str:
+    """"a, b or c": a list as a sentence says it, not as Python prints it."""
+    options = [str(o) for o in options]
+    return options[0] if len(options) == 1 else f"{', '.join(options[:-1])} or {options[-1]}"
+
+
+def choose(what: str, options, given) -> str:
+    """The message for a value not among the options; a blank one is a choice not made yet."""
+    if given in (None, ""):
+        return f"choose a {what}: {words(options)}"
+    return f"{given!r} is not a {what} here; choose {words(options)}"
+
+
 def check_known_fields(specs: dict, allowed: set[str]) -> None:
     if not isinstance(specs, dict):
         raise TargetError("specs", "must be a JSON object")
     unknown = sorted(set(specs) - allowed)
     if unknown:
-        raise TargetError(unknown[0], f"is not a setting of this target; settings: {sorted(allowed)}")
+        raise TargetError(unknown[0], f"is not a setting of this target; its settings are {words(sorted(allowed))}")
 
 
 def analytical_specs(specs: dict) -> dict:
     check_known_fields(specs, {"arithmetic"})
     arithmetic = specs.get("arithmetic", "fp32")
     if arithmetic not in PICOJOULES_PER_MAC:
-        raise TargetError("arithmetic", f"must be one of {sorted(PICOJOULES_PER_MAC)}, got {arithmetic!r}")
+        raise TargetError("arithmetic", choose("number format", sorted(PICOJOULES_PER_MAC), arithmetic))
     return {"arithmetic": arithmetic}
 
 
@@ -73,7 +86,7 @@ def measured_specs(specs: dict) -> dict:
     check_known_fields(specs, {"backend", *MEASUREMENT_SPECS})
     backend = specs.get("backend", "eager")
     if backend not in BACKENDS:
-        raise TargetError("backend", f"must be one of {list(BACKENDS)}, got {backend!r}")
+        raise TargetError("backend", choose("backend", list(BACKENDS), backend))
     out = {"backend": backend}
     for name, (default, low, high) in MEASUREMENT_SPECS.items():
         value = specs.get(name, default)
@@ -89,7 +102,7 @@ def benchmark_specs(specs: dict) -> dict:
     check_known_fields(specs, {"device"})
     device = specs.get("device")
     if device not in hwnasbench.DEVICES:
-        raise TargetError("device", f"must be one of {list(hwnasbench.DEVICES)}, got {device!r}")
+        raise TargetError("device", choose("device", list(hwnasbench.DEVICES), device))
     return {"device": device}
 
 

@@ -46,6 +46,13 @@ def skip_count(arch: dict) -> int:
 class Darts(OneShotSearch):
     name = "darts"
     label = "DARTS (differentiable)"
+    settings_help = {
+        "order": "1: first-order DARTS; 2: second order (unrolled, slower)",
+        "arch_lr": "the architecture weights' learning rate",
+        "arch_weight_decay": "weight decay of the architecture weights",
+        "early_stop_skips": "DARTS+: stop when this many edges prefer skip (0: off)",
+        "auxiliary_skip": "DARTS-: an auxiliary skip on every edge, decayed to zero",
+    }
 
     @classmethod
     def strategy_settings(cls) -> dict:

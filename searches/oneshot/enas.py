@@ -87,6 +87,14 @@ class ReinforceTrainer:
 class Enas(OneShotSearch):
     name = "enas"
     label = "ENAS (controller on shared weights)"
+    settings_help = {
+        "controller_lr": "the controller's learning rate",
+        "controller_steps": "controller updates per epoch",
+        "controller_samples": "architectures sampled per controller update",
+        "baseline_decay": "moving-average decay of the reward baseline",
+        "entropy_weight": "entropy bonus that keeps the controller exploring",
+        "derive_samples": "architectures sampled to pick the result",
+    }
 
     @classmethod
     def strategy_settings(cls) -> dict:

@@ -70,6 +70,14 @@ def lookup_cost(table: dict, name: str, choice) -> float:
 class ProxylessNAS(OneShotSearch):
     name = "proxyless"
     label = "ProxylessNAS (binarised paths, latency loss)"
+    settings_help = {
+        "arch_lr": "the architecture weights' learning rate",
+        "arch_paths": "paths sampled per architecture step",
+        "warmup_epochs": "epochs of weight training before architecture steps",
+        "latency_weight": "weight of the latency term in the loss (0: off)",
+        "latency_loss": "how latency enters the loss",
+        "latency_target_ms": "latency the search aims at (0: the uniform mix)",
+    }
 
     @classmethod
     def strategy_settings(cls) -> dict:

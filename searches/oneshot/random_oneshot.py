@@ -18,6 +18,9 @@ from .supernet import choice_label, path_gates
 class RandomOneShot(OneShotSearch):
     name = "random_oneshot"
     label = "Random one-shot (weight sharing)"
+    settings_help = {
+        "derive_samples": "random architectures scored with inherited weights to pick the result",
+    }
 
     @classmethod
     def strategy_settings(cls) -> dict:

@@ -25,10 +25,12 @@ import torch.nn.functional as F
 from ..checks import SpecError
 from ..spaces.base import SearchSpace
 from ..strategies.settings_checks import (
+    SettingInfo,
     check_choice_setting,
     check_float_setting,
     check_int_setting,
     merge_settings,
+    read_schema,
 )
 from ..training.datasets import CLASSIFICATION, DataSplits
 from ..training.trainer import resolve_device
@@ -50,6 +52,13 @@ COMMON_SETTINGS = {
     "grad_clip": 5.0,
     "device": "cpu",
     "threads": 0,  # torch CPU threads; 0 = leave as is
+}
+
+COMMON_SETTINGS_HELP = {
+    "epochs": "supernet training epochs", "batch_size": "samples per step", "weight_lr": "SGD learning rate of the "
+    "supernet's weights (cosine schedule)", "weight_momentum": "SGD momentum", "weight_decay": "SGD weight decay",
+    "grad_clip": "gradient norm clip", "device": "cpu, cuda or auto (cuda when present)",
+    "threads": "torch CPU threads (0: leave as is)",
 }
 
 #: Inherited accuracy is measured in chunks this large (batch norm uses the chunk's statistics).
@@ -122,9 +131,20 @@ class OneShotSearch:
         """The settings a subclass adds to COMMON_SETTINGS, with their defaults."""
         return {}
 
+    #: One line of help per setting the subclass adds, for the form.
+    settings_help: dict[str, str] = {}
+
     @classmethod
     def default_settings(cls) -> dict:
         return {**COMMON_SETTINGS, **cls.strategy_settings()}
+
+    @classmethod
+    def settings_schema(cls, space: SearchSpace) -> list[SettingInfo]:
+        """Each setting with its default, its range (read off validate_settings' checks) and its help."""
+        probe = cls.__new__(cls)
+        probe.space = space
+        help_texts = {**COMMON_SETTINGS_HELP, **cls.settings_help}
+        return read_schema(probe.validate_settings, cls.default_settings(), help_texts)
 
     def validate_settings(self, settings: dict) -> dict:
         merged = merge_settings(self.default_settings(), settings, f"the {self.name} strategy")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from ..checks import SpecError
 from ..strategies.base import TrialRecord
-from ..strategies.settings_checks import merge_settings
+from ..strategies.settings_checks import SettingInfo, merge_settings, read_schema
 
 #: (trial number, epoch, value, history) -> stop now?
 ShouldStop = Callable[[int, int, float, list[TrialRecord]], bool]
@@ -35,9 +35,19 @@ class Pruner(ABC):
         self.metric = metric
         self.settings = self.validate_settings(dict(settings or {}))
 
+    #: One line of help per setting, for the form.
+    settings_help: dict[str, str] = {}
+
     @classmethod
     def default_settings(cls) -> dict:
         return {}
+
+    @classmethod
+    def settings_schema(cls) -> list[SettingInfo]:
+        """Each setting with its default, its range (read off validate_settings' checks) and its help."""
+        probe = cls.__new__(cls)
+        probe.direction, probe.final_epoch, probe.metric = "max", 0, "val_accuracy"
+        return read_schema(probe.validate_settings, cls.default_settings(), cls.settings_help)
 
     def settings_owner(self) -> str:
         """How the message for a setting this pruner lacks names the pruner."""

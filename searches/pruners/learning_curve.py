@@ -22,6 +22,7 @@ import numpy as np
 
 from ..checks import SpecError
 from ..strategies.base import TrialRecord
+from ..strategies.settings_checks import check_float_setting, check_int_setting
 from .base import Pruner
 
 
@@ -245,9 +246,18 @@ class LearningCurvePruner(Pruner):
         except (TypeError, ValueError) as exc:
             raise SpecError("pruner_settings", str(exc)) from exc
 
+    settings_help = {"threshold": "stop when the chance to beat the best trial falls below this",
+                     "min_points": "epochs seen before the curve is extrapolated"}
+
     @classmethod
     def default_settings(cls) -> dict:
         return {"threshold": 0.05, "min_points": 4}
+
+    def validate_settings(self, settings: dict) -> dict:
+        merged = super().validate_settings(settings)
+        check_float_setting(merged, "threshold", 0.0, 0.999, open_low=True)
+        check_int_setting(merged, "min_points", 2, 10_000)
+        return merged
 
     def settings_owner(self) -> str:
         return "the learning-curve pruner"

@@ -33,6 +33,11 @@ class CurveComparisonPruner(Pruner):
 class RungPruner(CurveComparisonPruner):
     """Shared by the successive-halving family: rungs at min_resource * eta**k."""
 
+    settings_help = {
+        "min_resource": "epochs of the first rung",
+        "eta": "keep the best 1/eta at each rung",
+    }
+
     @classmethod
     def default_settings(cls) -> dict:
         return {"min_resource": 1, "eta": 3}
@@ -71,6 +76,7 @@ class SuccessiveHalvingPruner(RungPruner):
 
     name = "successive_halving"
     label = "Successive halving"
+    settings_help = {**RungPruner.settings_help, "cohort_size": "trials per cohort that race each other"}
 
     @classmethod
     def default_settings(cls) -> dict:
@@ -118,6 +124,7 @@ class HyperbandPruner(RungPruner):
 
     name = "hyperband"
     label = "Hyperband"
+    settings_help = {**RungPruner.settings_help, "max_resource": "epochs of the last rung"}
 
     @classmethod
     def default_settings(cls) -> dict:
@@ -158,6 +165,8 @@ class MedianStoppingPruner(CurveComparisonPruner):
 
     name = "median"
     label = "Median stopping"
+    settings_help = {"warmup_epochs": "epochs before a trial may be stopped",
+                     "min_trials": "trials that must have reached an epoch before it judges"}
 
     @classmethod
     def default_settings(cls) -> dict:

@@ -5,12 +5,25 @@ from __future__ import annotations
 from django.db import transaction
 
 from .. import dispatch, events
+from ..checks import IntRange
 from ..models import OneShotEpoch, Search
+from ..strategies.settings_checks import SettingInfo
 from .search_state import fail_search
 
 #: One-shot settings the web side handles itself (the rest go to the engine).
 ONESHOT_WEB_SETTINGS = {"latency_target": "", "rank_check_archs": 0}
 LATENCY_TARGETS = ("raspi4", "pixel3", "eyeriss", "fpga", "cpu", "macs")
+RANK_CHECK_ARCHS = IntRange(0, 200)
+
+
+def oneshot_web_schema(strategy: str) -> list[SettingInfo]:
+    """The settings the web side handles, described like the engine's (SettingInfo)."""
+    schema = [SettingInfo("rank_check_archs", 0, "int", "train this many cells stand-alone to measure Kendall's tau "
+                                                       "against the supernet (0: off)", RANK_CHECK_ARCHS)]
+    if strategy == "proxyless":
+        schema.insert(0, SettingInfo("latency_target", "", "choice", "the device whose latency the search lowers "
+                                                                     "(empty: none)", options=("", *LATENCY_TARGETS)))
+    return schema
 
 
 def split_oneshot_settings(settings: dict) -> tuple[dict, dict]:

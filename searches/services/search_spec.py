@@ -18,7 +18,7 @@ from devices.target_costs import in_process_cost_metrics
 
 from .. import candidates
 from ..benchmarks.registry import BENCHMARKS
-from ..checks import SpecError
+from ..checks import FloatRange, IntRange, SpecError
 from ..constraints import ConstraintError, validate_constraints
 from ..engine_data import is_benchmark, load_project_data
 from ..engine_setup import strategy_settings_for
@@ -26,17 +26,28 @@ from ..fidelity import thinner
 from ..models import Dataset, Project, Search
 from ..oneshot.registry import ONESHOT_STRATEGIES, build_oneshot
 from ..oneshot.supernet import choice_label
+from ..oneshot.supernets import SUPERNETS
 from ..pruners import PRUNERS, build_pruner
 from ..spaces.registry import SPACES, build_space
 from ..strategies.base import DEFAULT_OBJECTIVE
 from ..strategies.registry import STRATEGIES, build_strategy
+from ..strategies.settings_checks import UnknownSetting, describe_schema
 from ..training.settings import validate_training as check_training_settings
-from .oneshot import LATENCY_TARGETS, split_oneshot_settings
+from .oneshot import LATENCY_TARGETS, RANK_CHECK_ARCHS, oneshot_web_schema, split_oneshot_settings
 
 #: Metrics every search can rank by, with the direction that is better.
 METRIC_DIRECTIONS = {"val_accuracy": "max", "test_accuracy": "max", "params": "min", "train_seconds": "min",
                      "val_perplexity": "min", "test_perplexity": "min"}
-PARALLELISM_LIMITS = (1, 64)
+#: The limits of a search's numbers, read by the form for its fields and checked here for every caller:
+#: each fits the column that stores it (PostgreSQL integer, numpy's seed) and means something.
+SEARCH_RANGES = {
+    "seed": IntRange(0, 2**31 - 1),
+    "max_trials": IntRange(1, 100_000),
+    "max_seconds": IntRange(1, 366 * 24 * 3600),
+    "parallelism": IntRange(1, 64),
+}
+#: Hard limits of a search's constraints: parameters, and a cost on a hardware target (ms, MACs, ...).
+CONSTRAINT_RANGES = {"max_params": IntRange(1, 10**12), "cost_limit": FloatRange(0, 1e15, open_low=True)}
 
 
 @dataclass
@@ -68,9 +79,12 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
                     warm_start_from=(), estimation: dict | None = None,
                     training: dict | None = None, max_trials: int | None = 10, max_seconds: int | None = None,
                     parallelism: int = 1, seed: int = 0, device: str = "cpu") -> SearchSpec:
-    name = (name or "").strip()
+    name = (name or "").strip() if isinstance(name, str) else ""
     if not name:
         raise ValidationError({"name": "a search needs a name"})
+    if len(name) > Search._meta.get_field("name").max_length:
+        raise ValidationError({"name": f"at most {Search._meta.get_field('name').max_length} characters"})
+    _check_numbers(seed=seed, parallelism=parallelism, max_trials=max_trials, max_seconds=max_seconds)
     space = validate_space(space_kind, space_spec or {})
     check_space_fits_dataset(project.dataset, space_kind)
     if strategy not in STRATEGIES and strategy not in ONESHOT_STRATEGIES:
@@ -81,7 +95,11 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
         constraints = validate_constraints(constraints or [], frozenset(cost_metrics))
     except ConstraintError as exc:
         raise ValidationError({"constraints": str(exc)}) from exc
+    _check_constraint_limits(constraints)
     objectives = validate_objectives(objectives, cost_metrics)
+    if strategy == "nsga2" and len(objectives) < 2 and "objectives" not in strategy_settings:
+        raise ValidationError({"objectives": "NSGA-II optimises two objectives at once: choose a second objective "
+                                             "(say, fewest parameters)"})
     _check_cost_metric_setting(strategy_settings, cost_metrics)
     if strategy in ONESHOT_STRATEGIES:
         _check_oneshot(project.dataset, space, strategy, strategy_settings, seed)
@@ -94,9 +112,6 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
     estimation = _check_estimation(estimation or {})
     if not max_trials and not max_seconds:
         raise ValidationError({"max_trials": "give a budget in trials, in seconds, or both"})
-    low, high = PARALLELISM_LIMITS
-    if not low <= parallelism <= high:
-        raise ValidationError({"parallelism": f"must be from {low} to {high}"})
     if device not in dict(Search.DEVICES):
         raise ValidationError({"device": f"must be one of {[d for d, _ in Search.DEVICES]}"})
     return SearchSpec(name=name, space_kind=space_kind, space=space, strategy=strategy,
@@ -104,6 +119,26 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
                       pruner=pruner or "", pruner_settings=pruner_settings or {}, warm_start_from=warm_start_from,
                       estimation=estimation, training=training, max_trials=max_trials or None,
                       max_seconds=max_seconds or None, parallelism=parallelism, seed=seed, device=device)
+
+
+def _check_numbers(**values) -> None:
+    """Each number in its SEARCH_RANGES range; a budget may also be None (no limit of that kind)."""
+    for name, value in values.items():
+        if value is None and name in ("max_trials", "max_seconds"):
+            continue
+        try:
+            SEARCH_RANGES[name].check(name, value)
+        except SpecError as exc:
+            raise ValidationError({name: exc.message}) from exc
+
+
+def _check_constraint_limits(constraints: list[dict]) -> None:
+    """A limit beyond any architecture (or beyond what a float column holds) is refused, by its form field."""
+    for spec in constraints:
+        field_name = "max_params" if spec["metric"] == "params" else "cost_limit"
+        high = CONSTRAINT_RANGES[field_name].high
+        if not spec["max"] <= high:
+            raise ValidationError({field_name: f"must be at most {high:g}, got {spec['max']:g}"})
 
 
 def _spec_error(exc: SpecError, prefix: str) -> ValidationError:
@@ -180,24 +215,49 @@ def _check_cost_metric_setting(strategy_settings: dict, cost_metrics: dict[str, 
 def _check_strategy(strategy: str, space, settings: dict, seed: int) -> None:
     try:
         build_strategy(strategy, space, settings, seed)
+    except UnknownSetting as exc:
+        message = _unknown(exc, STRATEGIES[strategy].settings_schema(space))
+        raise ValidationError({f"strategy_settings.{exc.field}": message}) from exc
     except SpecError as exc:
         raise _spec_error(exc, "strategy_settings.") from exc
+
+
+def _unknown(exc: UnknownSetting, schema) -> str:
+    """'is not a setting of the evolution strategy; its settings are population_size: ... (default 10); ...'"""
+    return f"{exc.message}; {describe_schema(schema)}"
+
+
+def settings_schema(strategy: str, space) -> list:
+    """The chosen strategy's settings (SettingInfo), the web side's one-shot settings included."""
+    if strategy in ONESHOT_STRATEGIES:
+        return ONESHOT_STRATEGIES[strategy].settings_schema(space) + oneshot_web_schema(strategy)
+    return STRATEGIES[strategy].settings_schema(space) if strategy in STRATEGIES else []
 
 
 def _check_oneshot(dataset: Dataset, space, strategy: str, settings: dict, seed: int) -> None:
     if is_benchmark(dataset):
         raise ValidationError({"strategy": "one-shot search trains a supernet on data; a benchmark table has none"})
+    if space.kind not in SUPERNETS:
+        supported = ", ".join(SPACES[kind].label for kind in SUPERNETS)
+        raise ValidationError({"space_kind": f"{ONESHOT_STRATEGIES[strategy].label} trains one supernet, and the "
+                                             f"{space.label} space has none; choose one of {supported}, or a "
+                                             f"trial-by-trial strategy"})
     engine, web = split_oneshot_settings(settings)
     if web["latency_target"] and (strategy != "proxyless" or web["latency_target"] not in LATENCY_TARGETS):
         raise ValidationError({"strategy_settings": f"latency_target is for proxyless, one of {list(LATENCY_TARGETS)}"})
-    if not isinstance(web["rank_check_archs"], int) or not 0 <= web["rank_check_archs"] <= 200:
-        raise ValidationError({"strategy_settings": "rank_check_archs must be a whole number from 0 to 200"})
+    try:
+        RANK_CHECK_ARCHS.check("rank_check_archs", web["rank_check_archs"])
+    except SpecError as exc:
+        raise _spec_error(exc, "strategy_settings.") from exc
     extra = {}
     if web["latency_target"]:
         # Shape only: the real table is built by the worker that trains the supernet.
         extra["latency_table"] = {d.name: {choice_label(c): 1.0 for c in d.choices} for d in space.decisions}
     try:
         build_oneshot(strategy, space, load_project_data(dataset, seed), engine, seed, **extra)
+    except UnknownSetting as exc:
+        message = _unknown(exc, settings_schema(strategy, space))
+        raise ValidationError({f"strategy_settings.{exc.field}": message}) from exc
     except SpecError as exc:
         field_name = "space_kind" if exc.field in ("space", "dataset") else f"strategy_settings.{exc.field}"
         raise ValidationError({field_name: exc.message}) from exc
@@ -210,9 +270,15 @@ def _check_pruner(pruner: str, settings: dict, objective: dict, epochs: int) -> 
         raise ValidationError({"pruner": f"unknown pruner {pruner!r}"})
     try:
         build_pruner(pruner, settings, objective["direction"], epochs, objective["metric"])
+    except UnknownSetting as exc:
+        message = _unknown(exc, PRUNERS[pruner].settings_schema())
+        raise ValidationError({"pruner_settings": f"{exc.field}: {message}"}) from exc
     except SpecError as exc:
         field_name = "pruner" if exc.field == "pruner" else "pruner_settings"
         raise ValidationError({field_name: exc.message if field_name == "pruner" else str(exc)}) from exc
+    if epochs < 2:
+        raise ValidationError({"pruner": f"early stopping stops a trial between epochs; with {epochs} epoch per trial "
+                                         "there is nothing to stop: train 2 or more epochs, or choose none"})
 
 
 def _check_warm_start(project: Project, space_kind: str, searches) -> list[Search]:

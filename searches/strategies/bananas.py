@@ -23,6 +23,15 @@ ADAM_BETAS = (0.9, 0.999)
 class Bananas(ModelBasedStrategy):
     name = "bananas"
     label = "BANANAS (neural predictor BO)"
+    settings_help = {
+        **ModelBasedStrategy.settings_help,
+        "ensemble_size": "MLP predictors in the ensemble",
+        "hidden_units": "width of each predictor",
+        "train_steps": "training steps of each predictor per proposal",
+        "learning_rate": "the predictors' learning rate",
+        "acquisition": "its: independent Thompson sampling; ucb: mean plus ucb_beta standard deviations",
+        "ucb_beta": "exploration weight of ucb",
+    }
 
     @classmethod
     def default_settings(cls) -> dict:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..spaces.base import SearchSpace
-from .settings_checks import merge_settings
+from .settings_checks import SettingInfo, merge_settings, read_schema
 
 # Trial states as the engine sees them (the Django model uses the same strings).
 QUEUED, RUNNING, COMPLETE, PRUNED, FAILED, CANCELLED = (
@@ -87,9 +87,19 @@ class Strategy(ABC):
         self.objective = objective or Objective()
         self.constraints = list(constraints or [])
 
+    #: One line of help per setting, for the form.
+    settings_help: dict[str, str] = {}
+
     @classmethod
     def default_settings(cls) -> dict:
         return {}
+
+    @classmethod
+    def settings_schema(cls, space: SearchSpace) -> list[SettingInfo]:
+        """Each setting with its default, its range (read off validate_settings' checks) and its help."""
+        probe = cls.__new__(cls)
+        probe.space = space
+        return read_schema(probe.validate_settings, cls.default_settings(), cls.settings_help)
 
     def validate_settings(self, settings: dict) -> dict:
         return merge_settings(self.default_settings(), settings, f"the {self.name} strategy")

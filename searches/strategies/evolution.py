@@ -20,6 +20,10 @@ MUTATION_TRIES = 20
 class RegularizedEvolution(Strategy):
     name = "evolution"
     label = "Regularized evolution"
+    settings_help = {
+        "population_size": "how many of the latest complete trials form the population (the first ones are random)",
+        "sample_size": "tournament size: members drawn to pick the parent to mutate",
+    }
 
     @classmethod
     def default_settings(cls) -> dict:

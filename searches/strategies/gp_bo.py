@@ -22,6 +22,10 @@ NOISE_LEVELS = (1e-3, 1e-2, 1e-1)
 class GaussianProcessBO(ModelBasedStrategy):
     name = "gp_bo"
     label = "Gaussian-process BO"
+    settings_help = {
+        **ModelBasedStrategy.settings_help,
+        "xi": "expected-improvement margin: larger explores more",
+    }
 
     @classmethod
     def default_settings(cls) -> dict:

@@ -24,6 +24,9 @@ MAX_GRID_SIZE = 100_000
 class GridSearch(Strategy):
     name = "grid"
     label = "Grid search"
+    settings_help = {
+        "shuffle": "walk the grid in a seeded random order rather than in order",
+    }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -40,6 +40,9 @@ class Climb:
 class LocalSearch(Strategy):
     name = "local_search"
     label = "Local search"
+    settings_help = {
+        "initial_samples": "random architectures before walking to better neighbours",
+    }
 
     @classmethod
     def default_settings(cls) -> dict:

@@ -26,6 +26,13 @@ from .settings_checks import check_int_setting
 
 
 class ModelBasedStrategy(Strategy):
+    settings_help = {
+        "initial_samples": "random trials before the predictor is used",
+        "parents": "best trials whose mutations are candidates",
+        "random_candidates": "random candidates scored by the predictor",
+        "distant_every": "every n-th proposal comes from the random pool (0: never)",
+    }
+
     @classmethod
     def default_settings(cls) -> dict:
         return {"initial_samples": 10, "parents": 10, "random_candidates": 100, "distant_every": 2}

@@ -106,6 +106,11 @@ def pareto_front(records: list[TrialRecord], objectives) -> list[TrialRecord]:
 class NSGA2(Strategy):
     name = "nsga2"
     label = "NSGA-II (multi-objective)"
+    settings_help = {
+        "objectives": "the objectives as a JSON list; by default the search objectives",
+        "population_size": "parents kept by non-dominated sorting and crowding",
+        "crossover": "cross two parents before mutating",
+    }
 
     @classmethod
     def default_settings(cls) -> dict:

@@ -26,6 +26,12 @@ Logits = dict[str, list[float]]  # decision name -> one logit per choice
 class Reinforce(Strategy):
     name = "reinforce"
     label = "REINFORCE controller"
+    settings_help = {
+        "learning_rate": "the controller's policy-gradient step",
+        "baseline_decay": "moving-average decay of the reward baseline",
+        "cost_metric": "MONAS: a cost (e.g. params or latency_ms@3) that lowers the reward; empty: accuracy only",
+        "accuracy_weight": "MONAS: weight of accuracy against the cost in the reward",
+    }
 
     @classmethod
     def default_settings(cls) -> dict:

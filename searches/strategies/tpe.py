@@ -20,6 +20,12 @@ Densities = dict[str, dict]  # decision name -> {choice: probability}
 class TPE(Strategy):
     name = "tpe"
     label = "TPE (Parzen estimator)"
+    settings_help = {
+        "startup_trials": "random trials before the density model is used",
+        "gamma": "share of trials counted as good",
+        "candidates": "candidates drawn from the good density per proposal",
+        "prior_weight": "weight of the uniform prior in each density",
+    }
 
     @classmethod
     def default_settings(cls) -> dict:

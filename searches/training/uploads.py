@@ -153,6 +153,10 @@ def decode_text(data: bytes) -> str:
 
 # --- checks shared by the formats -------------------------------------------------------------
 def check_features(x: np.ndarray, what: str = "features") -> None:
+    if len(x) == 0:
+        raise DatasetError(f"{what} has no samples")
+    if x.ndim >= 2 and 0 in x.shape[1:]:
+        raise DatasetError(f"{what} has no features: each sample is shaped {x.shape[1:]}")
     if x.dtype == np.bool_:
         return
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
@@ -167,6 +171,8 @@ def check_labels(y: np.ndarray, samples: int) -> int:
         raise DatasetError(f"labels must be one number per sample (1-D), got shape {y.shape}")
     if len(y) != samples:
         raise DatasetError(f"shape mismatch: {samples} samples but {len(y)} labels")
+    if samples == 0:
+        raise DatasetError("there are no samples")
     if not np.issubdtype(y.dtype, np.integer) and not np.issubdtype(y.dtype, np.floating):
         raise DatasetError(f"labels must be integers, got dtype {y.dtype}")
     if np.issubdtype(y.dtype, np.floating) and not (np.isfinite(y).all() and (y == np.round(y)).all()):

@@ -27,7 +27,9 @@
     document.getElementById("derived-arch").textContent = oneshot.derived ? oneshot.derived.description : "not yet";
     document.getElementById("oneshot-progress").textContent =
       oneshot.finished ? "(finished after " + oneshot.epochs + " epochs)" : "(epoch " + oneshot.epochs + ")";
-    document.getElementById("retrain").disabled = !oneshot.finished;
+    const retrain = document.getElementById("retrain");
+    retrain.disabled = !oneshot.finished || oneshot.retrained_as != null;
+    if (oneshot.retrained_as != null) retrain.textContent = "Retrained as trial " + oneshot.retrained_as;
     const ranking = document.getElementById("ranking");
     if (oneshot.ranking) {
       ranking.hidden = false;
@@ -102,6 +104,7 @@
     tbody.replaceChildren(...list.map(renderRow));
     document.getElementById("no-trials").hidden = list.length > 0;
     document.getElementById("trial-count").textContent = list.length;
+    document.getElementById("trial-noun").textContent = list.length === 1 ? "trial" : "trials";
   }
 
 

@@ -35,3 +35,11 @@ def test_pareto_figure_from_trials():
     fig = charts.pareto_figure(trials, "params", "min")
     assert fig["data"][0]["x"] == [100, 50, 80]
     assert (fig["data"][1]["x"], fig["data"][1]["y"]) == ([50, 100], [0.8, 0.9])
+
+
+def test_the_weights_heat_map_keeps_number_like_choices_as_categories():
+    # A chain MLP's choices: depths and widths look like numbers, activations do not. On a numeric axis plotly
+    # cannot place "relu" (NaN in the console, an empty heat map).
+    figure = charts.arch_weights_figure({"depth": {"1": 0.5, "2": 0.5}, "activation": {"relu": 0.4, "gelu": 0.6}}, 1)
+    assert figure["layout"]["xaxis"]["type"] == "category" and figure["layout"]["yaxis"]["type"] == "category"
+    assert figure["data"][0]["x"] == ["1", "2", "relu", "gelu"]

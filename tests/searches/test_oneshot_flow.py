@@ -18,6 +18,10 @@ def sent(monkeypatch):
     return calls
 
 
+def page(client, search) -> str:
+    return client.get(reverse("searches:search_detail", args=[search.id])).content.decode()
+
+
 def start_darts(start_search, **settings):
     return start_search(space_kind="nb201", space_spec=TINY_NB201, strategy="darts",
                         strategy_settings={"epochs": 2, "batch_size": 128, **settings}, training={"epochs": 1})
@@ -46,8 +50,11 @@ def test_a_darts_search_trains_one_supernet_then_retrains_its_cell(
     heat = data["charts"]["weights"]["data"][0]
     assert len(heat["y"]) == 6 and all(abs(sum(v for v in row if v) - 1) < 1e-6 for row in heat["z"])
 
+    assert data["retrained_as"] is None and 'id="retrain" class="primary">' in page(client, search)
     client.post(reverse("searches:search_retrain", args=[search.id]))
     trial = Trial.objects.get(search=search)
+    assert client.get(reverse("searches:search_data", args=[search.id])).json()["oneshot"]["retrained_as"] == 1
+    assert 'id="retrain" class="primary" disabled>Retrained as trial 1' in page(client, search)
     assert trial.arch == derived
     search.refresh_from_db()
     assert search.state == Search.RUNNING

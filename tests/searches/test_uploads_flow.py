@@ -83,3 +83,12 @@ def test_a_space_that_cannot_take_the_data_is_refused_at_start(owner):
         services.start_search(project, owner, name="s", space_kind="nb201", space_spec=None, strategy="random",
                               max_trials=2)
     assert "cannot build a model for" in exc.value.message_dict["space_kind"][0]
+
+
+def test_an_empty_upload_shows_one_error(client, owner, media_in_tmp):
+    client.force_login(owner)
+    response = post_project(client, upload_file=SimpleUploadedFile("empty.csv", b"", content_type="text/csv"))
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert list(errors) == ["upload_file"] and len(errors["upload_file"]) == 1, errors
+    assert not Project.objects.exists() and stored_files(media_in_tmp) == []

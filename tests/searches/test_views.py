@@ -183,3 +183,12 @@ def test_search_form_offers_hardware_costs_and_checks_the_limit_pair(client, pro
     response = client.post(reverse("searches:search_create", args=[project.id]), valid_search_form(cost_limit=20))
     assert "give both the cost limit" in " ".join(response.context["form"].errors["cost_limit_target"])
     assert Search.objects.count() == 0
+
+
+def test_a_one_trial_budget_says_1_trial(client, owner, project, start_search):
+    search = start_search(max_trials=1)
+    client.force_login(owner)
+    for url in (reverse("searches:project_detail", args=[project.id]),
+                reverse("searches:search_detail", args=[search.id])):
+        text = " ".join(client.get(url).content.decode().split())
+        assert "1 trial" in text and "1 trials" not in text

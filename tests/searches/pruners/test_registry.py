@@ -41,8 +41,8 @@ def test_the_learning_curve_pruner_checks_its_settings_and_metric():
     assert error("learning_curve", direction="min", metric="params") == ("pruner", message)
     assert error("learning_curve", metric="train_seconds") == ("pruner", message)
     field, text = error("learning_curve", {"threshold": 1.5})
-    assert field == "pruner_settings" and "threshold" in text
-    assert error("learning_curve", {"min_points": "4"})[0] == "pruner_settings"
+    assert field == "threshold" and "(0.0, 0.999]" in text  # checked by name, like every other setting
+    assert error("learning_curve", {"min_points": "4"})[0] == "min_points"
 
 
 def record(number, curve, state=COMPLETE):

@@ -305,3 +305,10 @@ def test_load_upload_is_deterministic_under_a_seed(tmp_path):
     a, b, c = (load_upload(path, "npz", seed=s) for s in (7, 7, 8))
     assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_val, b.y_val)
     assert not torch.equal(a.x_train, c.x_train)
+
+
+@pytest.mark.parametrize("x,y", [(np.zeros((20, 0)), np.arange(20) % 2), (np.zeros((20, 0, 4)), np.arange(20) % 2),
+                                 (np.zeros((20, 1, 3, 0)), np.arange(20) % 2), (np.zeros((0, 4)), np.zeros(0, int))],
+                         ids=["no columns", "zero height", "zero width", "no samples"])
+def test_npz_without_features_or_samples_is_refused(tmp_path, x, y):
+    raises("no features|no samples", npz_file(tmp_path, "z.npz", X=x, y=y), "npz")
