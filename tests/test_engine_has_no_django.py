@@ -21,6 +21,8 @@ ENGINE_PACKAGES = (
     "searches.candidates",
     "searches.constraints",
     "searches.fidelity",
+    "searches.export",
+    "searches.export_loader",
     "searches.spaces",
     "searches.strategies",
     "searches.training",
