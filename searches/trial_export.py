@@ -43,17 +43,17 @@ def trial_model_spec(trial: Trial) -> dict:
 
 def exportable_formats(trial: Trial) -> list[str]:
     """The formats this trial can be exported in now: the spec always, the rest with kept weights."""
-    return ["spec"] + (list(WEIGHT_FORMATS) if weights_path(trial.id).exists() else [])
+    return ["spec"] + ([] if why_no_weights(trial) else list(WEIGHT_FORMATS))
 
 
 def why_no_weights(trial: Trial) -> str:
-    """Why a trial offers only its spec, in words ("" when it has weights)."""
-    if weights_path(trial.id).exists():
-        return ""
+    """Why a trial offers only its spec, in words ("" when it has weights to export)."""
     if is_benchmark(trial.search.project.dataset):
         return "Trials answered from a benchmark table are not trained, so there are no weights."
     if trial.state != Trial.COMPLETE:
         return f"Only completed trials keep weights; this one is {trial.state}."
+    if weights_path(trial.id).exists():
+        return ""
     return ("Its weights were not kept: each search keeps the weights of its best completed trials only "
             "(NASWEB_KEEP_WEIGHTS).")
 
