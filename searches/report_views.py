@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from . import services
+from . import charts, services
 from .access import search_for_user, trial_for_user
 from .export import FORMATS
 from .export_loader import ExportError
@@ -31,8 +31,10 @@ def _download(filename: str, body: bytes, content_type: str) -> HttpResponse:
 @login_required
 def trial_detail(request, trial_id):
     trial = trial_for_user(request.user, trial_id)
+    report = trial_report(trial)
+    report["chart"] = charts.learning_curve_figure(report["curves"])
     return render(request, "searches/trial_detail.html", {
-        "trial": trial, "search": trial.search, "report": trial_report(trial), "format_labels": FORMATS,
+        "trial": trial, "search": trial.search, "report": report, "format_labels": FORMATS,
         "back": reverse("searches:search_detail", args=[trial.search_id]),
     })
 
@@ -86,6 +88,7 @@ def trial_compare(request, search_id):
         return redirect("searches:search_detail", search.id)
     trials = [found[n] for n in numbers]
     report = compare_report(trials)
+    report["chart"] = charts.compare_curves_figure(report["curves"])
     return render(request, "searches/trial_compare.html", {
         "search": search, "trials": trials, "report": report,
         "columns": list(zip(trials, report["diagrams"], strict=True))})
@@ -121,7 +124,12 @@ def share_page(request, token):
     """Open to anyone holding an active token; nothing else of the project is reachable from it."""
     link = get_object_or_404(ShareLink.objects.select_related("search__project__dataset", "search__space"),
                              token=token, revoked_at=None)
-    return render(request, "searches/share_page.html", share_report(link.search))
+    search = link.search
+    report = share_report(search)
+    report["chart"] = charts.best_so_far_figure(report["trials"], search.primary_metric,
+                                                search.primary_objective["direction"])
+    report["cost_chart"] = charts.share_cost_figure(report.get("costs", []))
+    return render(request, "searches/share_page.html", report)
 
 
 def sharing_context(request, search) -> dict:

@@ -12,7 +12,6 @@ from devices.models import HardwareTarget, Measurement
 from devices.target_costs import cost_metric, target_applies
 from devices.units import format_cost
 
-from . import charts
 from .diagrams import arch_svg
 from .models import Search, Trial
 from .trial_report import METRICS, format_value
@@ -88,8 +87,7 @@ def share_report(search: Search) -> dict:
         "lower is better", "tried": len(ranked), "total": total, "glossary": GLOSSARY,
         "best": None, "baseline": None,
     }
-    trials = [{"number": t.number, "state": t.state, "metrics": t.metrics} for t in search.trials.all()]
-    report["chart"] = charts.best_so_far_figure(trials, metric, search.primary_objective["direction"])
+    report["trials"] = [{"number": t.number, "state": t.state, "metrics": t.metrics} for t in search.trials.all()]
     if best is None:
         return report
     report["best"] = {"trial": best, "value": format_value(kind, best.metrics[metric]),
@@ -100,7 +98,6 @@ def share_report(search: Search) -> dict:
                           "params": format_value("count", baseline.params)}
     report["costs"] = cost_comparison(search, best, baseline)
     report["certainty"] = certainty_words(len(ranked), total, space.size())
-    report["cost_chart"] = charts.share_cost_figure(report["costs"])
     return report
 
 

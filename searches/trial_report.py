@@ -13,7 +13,6 @@ from devices.target_costs import METRIC_LABELS as COST_LABELS
 from devices.target_costs import in_process_cost_metrics, not_applicable_reason, target_applies
 from devices.units import format_cost
 
-from . import charts
 from .diagrams import arch_svg
 from .models import Trial
 from .trial_export import exportable_formats, why_no_weights
@@ -131,7 +130,7 @@ def trial_report(trial: Trial) -> dict:
         "costs": target_costs(trial),
         "diagram": arch_svg(trial.search.space.kind, trial.arch),
         "settings": settings_rows(trial.search),
-        "chart": charts.learning_curve_figure(curves(trial)),
+        "curves": curves(trial),
         "wall_seconds": format_value("seconds", trial.seconds),
         "seconds_meaning": SECONDS_MEANING,
         "formats": exportable_formats(trial),
@@ -155,7 +154,7 @@ def compare_report(trials: list[Trial]) -> dict:
         rows.append({"label": label, "cells": [{"text": c["text"] if c else "–", "best": i == best}
                                                for i, c in enumerate(cells)]})
     return {"rows": rows, "diagrams": [arch_svg(search.space.kind, t.arch) for t in trials],
-            "chart": charts.compare_curves_figure([(f"trial {t.number}", curves(t)) for t in trials])}
+            "curves": [(f"trial {t.number}", curves(t)) for t in trials]}
 
 
 LOWER_IS_BETTER = ("params", "train_seconds", "val_perplexity", "test_perplexity")

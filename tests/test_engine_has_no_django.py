@@ -22,6 +22,7 @@ ENGINE_PACKAGES = (
     "searches.constraints",
     "searches.fidelity",
     "searches.export",
+    "searches.diagrams",
     "searches.export_loader",
     "searches.spaces",
     "searches.strategies",
