@@ -17,7 +17,7 @@ from .export_loader import ExportError
 from .models import ShareLink
 from .share_report import share_report
 from .trial_export import export_trial, trials_csv
-from .trial_report import compare_report, trial_report
+from .trial_report import compare_report, config_rows, trial_report
 
 MAX_COMPARED = 4
 
@@ -137,4 +137,4 @@ def sharing_context(request, search) -> dict:
     owner = services.can_share(request.user, search)
     links = [{"link": link, "url": request.build_absolute_uri(share_url(link))}
              for link in search.share_links.all()] if owner else []
-    return {"can_share": owner, "share_links": links}
+    return {"can_share": owner, "share_links": links, "config_rows": config_rows(search)}

@@ -166,3 +166,31 @@ def _best_index(key: str, numbers: list) -> int | None:
     lower = key in LOWER_IS_BETTER or "@" in key
     candidates = [(n if lower else -n, i) for i, n in enumerate(numbers) if n is not None]
     return min(candidates)[1]
+
+
+def _json_text(value) -> str:
+    if not value:
+        return "defaults"
+    return ", ".join(f"{k} = {v}" for k, v in sorted(value.items()))
+
+
+def config_rows(search) -> list[tuple[str, str]]:
+    """What the search was configured with, in words, for the search page's configuration panel."""
+    space = search.space.build()
+    objectives = "; ".join(f"{o['metric'].replace('_', ' ')} ({'higher' if o['direction'] == 'max' else 'lower'} "
+                           "is better)" for o in (search.objectives or [search.primary_objective]))
+    constraints = "; ".join(f"{c['metric']} at most {c['max']:g}" for c in search.constraints) or "none"
+    budget = " and ".join(x for x in (f"{search.max_trials} trials" if search.max_trials else "",
+                                       f"{search.max_seconds} s" if search.max_seconds else "") if x) or "none"
+    warm = ", ".join(s.name for s in search.warm_start_from.all()) or "none"
+    estimation = {k: v for k, v in (search.estimation or {}).items() if v not in (None, "")}
+    return [
+        ("space", f"{space.label} (10^{space.log10_size():.1f} architectures)"),
+        ("space settings", _json_text(search.space.spec)),
+        ("strategy", search.strategy), ("strategy settings", _json_text(search.strategy_settings)),
+        ("objectives", objectives), ("constraints", constraints),
+        ("pruner", search.pruner or "none"), ("pruner settings", _json_text(search.pruner_settings)),
+        ("budget", budget), ("parallelism", str(search.parallelism)),
+        ("training", _json_text(search.training)), ("candidate filters", _json_text(estimation)),
+        ("warm start from", warm), ("seed", str(search.seed)), ("workers", search.get_device_display()),
+    ]

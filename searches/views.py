@@ -14,6 +14,7 @@ from devices.target_costs import in_process_cost_metrics
 
 from . import charts, services
 from .access import project_for_user, search_for_user, visible_projects
+from .clone import clone_initial
 from .events import search_payload, trial_payload
 from .forms import ProjectForm, SearchForm, SignUpForm
 from .oneshot.registry import ONESHOT_STRATEGIES
@@ -63,7 +64,9 @@ def project_detail(request, project_id):
 @login_required
 def search_create(request, project_id):
     project = project_for_user(request.user, project_id)
-    form = SearchForm(request.POST or None, project=project)
+    source = project.searches.filter(id=request.GET["clone"]).first() if request.GET.get("clone", "").isdigit() \
+        else None
+    form = SearchForm(request.POST or None, project=project, initial=clone_initial(source) if source else None)
     if request.method == "POST" and form.is_valid():
         search = _start_from_form(project, request.user, form)
         if search is not None:

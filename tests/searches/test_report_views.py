@@ -116,3 +116,18 @@ def test_search_page_offers_csv_compare_and_sharing_to_the_owner_only(client, do
     client.force_login(member)
     html = client.get(url).content.decode()
     assert "Trials as CSV" in html and "Create share link" not in html
+
+
+def test_configuration_panel_and_clone_prefill_the_form(client, start_search, owner, outsider, project):
+    source = start_search(name="base", max_trials=7, seed=5, training={"epochs": 3, "lr": 0.02},
+                          constraints=[{"metric": "params", "max": 5000}],
+                          space_spec={"min_depth": 1, "max_depth": 2, "widths": [16, 48]})
+    client.force_login(owner)
+    html = client.get(reverse("searches:search_detail", args=[source.id])).content.decode()
+    assert "params at most 5000" in html and "epochs = 3" in html and "?clone=" in html
+    form = client.get(reverse("searches:search_create", args=[project.id]) + f"?clone={source.id}").context["form"]
+    assert form["name"].value() == "copy of base" and form["max_trials"].value() == 7
+    assert form["seed"].value() == 5 and form["epochs"].value() == 3 and form["max_params"].value() == 5000
+    assert form["spec__chain_mlp__widths"].value() == "16, 48"
+    client.force_login(outsider)
+    assert client.get(reverse("searches:search_create", args=[project.id]) + f"?clone={source.id}").status_code == 404
