@@ -149,6 +149,9 @@ NASWEB_QUEUE_PREFIX = envstr("NASWEB_QUEUE_PREFIX")
 NASWEB_TRIAL_STALE_SECONDS = envint("NASWEB_TRIAL_STALE_SECONDS", 600, minimum=10)
 # Torch CPU threads per training process (0 = torch's default).
 NASWEB_TORCH_THREADS = envint("NASWEB_TORCH_THREADS", 0, minimum=0)
+#: Trained weights kept per search for export: the best k completed trials by the primary objective
+#: (0 keeps none); the others are deleted when a trial completes. See searches/weights.py.
+NASWEB_KEEP_WEIGHTS = envint("NASWEB_KEEP_WEIGHTS", 10, minimum=0)
 
 LOGGING = {
     "version": 1,

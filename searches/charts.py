@@ -145,3 +145,38 @@ def oneshot_curve_figure(history: list[dict]) -> dict:
         "margin": {"l": 50, "r": 50, "t": 30, "b": 40}, "height": 300, "legend": LEGEND_ON_TOP,
         "xaxis": {"title": {"text": "supernet epoch"}}, "yaxis": {"title": {"text": "accuracy"}},
         "yaxis2": {"title": {"text": "loss"}, "overlaying": "y", "side": "right"}}}
+
+
+#: Okabe-Ito: distinguishable with every common colour-vision deficiency.
+COLOUR_BLIND_SAFE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+
+
+def compare_curves_figure(series: list[tuple[str, dict[str, list[tuple[int, float]]]]]) -> dict:
+    """Validation accuracy (solid) and validation loss (dotted, right axis) of several trials overlaid."""
+    data = []
+    for index, (name, epochs) in enumerate(series):
+        colour = COLOUR_BLIND_SAFE[index % len(COLOUR_BLIND_SAFE)]
+        for metric, axis, dash in (("val_accuracy", "y", "solid"), ("val_loss", "y2", "dot")):
+            points = epochs.get(metric, [])
+            if points:
+                label = f"{name} {metric.replace('_', ' ')}"
+                data.append({"type": "scatter", "mode": "lines+markers", "name": label,
+                             "x": [p[0] for p in points], "y": [p[1] for p in points], "yaxis": axis,
+                             "line": {"color": colour, "dash": dash}, "marker": {"color": colour}})
+    return {"data": data, "layout": {
+        "margin": {"l": 50, "r": 50, "t": 30, "b": 40}, "height": 340, "legend": LEGEND_ON_TOP,
+        "xaxis": {"title": {"text": "epoch"}}, "yaxis": {"title": {"text": "validation accuracy"}},
+        "yaxis2": {"title": {"text": "validation loss"}, "overlaying": "y", "side": "right"}}}
+
+
+def share_cost_figure(costs: list[dict]) -> dict:
+    """Per hardware target: the best model's cost as a share of the median trial's (100 % = the same)."""
+    targets = [c["target"] for c in costs]
+    ratios = [100 * c["best_value"] / c["median_value"] if c["median_value"] else None for c in costs]
+    return {"data": [
+        {"type": "bar", "name": "best model", "x": targets, "y": ratios, "marker": {"color": COLOUR_BLIND_SAFE[0]},
+         "text": [c["best"] for c in costs], "hovertemplate": "%{x}: %{text} (%{y:.0f} % of the median)"},
+        {"type": "scatter", "mode": "lines", "name": "median trial = 100 %", "x": targets, "y": [100] * len(costs),
+         "line": {"color": COLOUR_BLIND_SAFE[1], "dash": "dash"}},
+    ], "layout": {"margin": {"l": 60, "r": 10, "t": 30, "b": 80}, "height": 320, "legend": LEGEND_ON_TOP,
+                  "yaxis": {"title": {"text": "cost, % of the median trial"}, "rangemode": "tozero"}}}

@@ -76,13 +76,23 @@ def build_model(search, arch: dict):
 
 
 def checkpoint_path(trial_id: int) -> Path:
-    """Where a trial's epoch checkpoints go, so a redelivered trial resumes where it stopped.
+    """Where a trial's epoch checkpoints go, so a redelivered trial resumes where it stopped."""
+    return _database_folder("checkpoints") / f"trial-{trial_id}.pt"
+
+
+def weights_path(trial_id: int) -> Path:
+    """Where a completed trial's final (best-epoch) weights are kept for export: a state_dict file."""
+    return _database_folder("weights") / f"trial-{trial_id}.pt"
+
+
+def _database_folder(kind: str) -> Path:
+    """var/<kind>/<database tag>/, created on first use.
 
     Keyed by database as well as trial id: several databases (a test run, a demo) may
     share one var folder, and their trial ids overlap.
     """
     db = connection.settings_dict
     tag = hashlib.sha1(f"{db['ENGINE']}|{db.get('HOST')}|{db.get('PORT')}|{db['NAME']}".encode()).hexdigest()[:12]
-    folder = Path(settings.VAR_DIR) / "checkpoints" / tag
+    folder = Path(settings.VAR_DIR) / kind / tag
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"trial-{trial_id}.pt"
+    return folder

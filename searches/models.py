@@ -196,3 +196,28 @@ class OneShotEpoch(models.Model):
     class Meta:
         ordering = ["search", "epoch"]
         constraints = [models.UniqueConstraint(fields=["search", "epoch"], name="one_row_per_oneshot_epoch")]
+
+
+class ShareLink(models.Model):
+    """A read-only link to one search's plain-words summary, for people without an account.
+
+    Anyone holding the token sees that search's share page, and nothing else; a revoked
+    link answers 404. A search may have several links (one per audience, say).
+    """
+
+    search = models.ForeignKey(Search, on_delete=models.CASCADE, related_name="share_links")
+    token = models.CharField(max_length=64, unique=True)
+    label = models.CharField(max_length=120, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["search", "-created_at"]
+
+    def __str__(self):
+        return f"share link {self.label or self.id} of {self.search_id}"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

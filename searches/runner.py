@@ -23,6 +23,7 @@ from .oneshot.latency import build_latency_table
 from .oneshot.ranking import supernet_ranking
 from .oneshot.registry import run_oneshot
 from .training.trainer import TrainConfig, resolve_device, train
+from .weights import keep_weights, settle_weights
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def run_trial(trial_id: int, worker: str) -> None:
     # Every outcome above is final. Only a process that dies mid-training skips this line,
     # and that is the case the checkpoint is for: the redelivered trial resumes from it.
     checkpoint_path(trial_id).unlink(missing_ok=True)
+    settle_weights(trial_id)  # the final weights stay only for the search's best k (searches/weights.py)
 
 
 def _evaluate(trial, device: str) -> dict | None:
@@ -92,7 +94,10 @@ def _train_trial(trial, device: str):
         **training, "seed": search.seed * 100_003 + trial.number, "device": device,
         "threads": settings.NASWEB_TORCH_THREADS, "checkpoint_path": str(checkpoint_path(trial.id)),
     })
-    return train(model, data, config, on_epoch=lambda r: services.record_epoch(trial.id, r.epoch, r.as_metrics()))
+    result = train(model, data, config, on_epoch=lambda r: services.record_epoch(trial.id, r.epoch, r.as_metrics()))
+    if result.stopped != "stopped_by_callback":
+        keep_weights(trial.id, model)  # the best epoch's weights, restored by train()
+    return result
 
 
 # --- one-shot searches ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import report_views, views
 
 app_name = "searches"
 urlpatterns = [
@@ -14,5 +14,10 @@ urlpatterns = [
     path("searches/<int:search_id>/resume/", views.search_resume, name="search_resume"),
     path("searches/<int:search_id>/cancel/", views.search_cancel, name="search_cancel"),
     path("searches/<int:search_id>/retrain/", views.search_retrain, name="search_retrain"),
-    path("trials/<int:trial_id>/", views.trial_detail, name="trial_detail"),
+    path("searches/<int:search_id>/trials.csv", report_views.search_trials_csv, name="search_trials_csv"),
+    path("searches/<int:search_id>/compare/", report_views.trial_compare, name="trial_compare"),
+    path("searches/<int:search_id>/share/", report_views.share_create, name="share_create"),
+    path("searches/<int:search_id>/share/<int:link_id>/revoke/", report_views.share_revoke, name="share_revoke"),
+    path("trials/<int:trial_id>/", report_views.trial_detail, name="trial_detail"),
+    path("trials/<int:trial_id>/export/<str:fmt>/", report_views.trial_export_view, name="trial_export"),
 ]

@@ -8,16 +8,17 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from devices.target_costs import in_process_cost_metrics
 
 from . import charts, services
-from .access import project_for_user, search_for_user, trial_for_user, visible_projects
+from .access import project_for_user, search_for_user, visible_projects
+from .clone import clone_initial
 from .events import search_payload, trial_payload
 from .forms import ProjectForm, SearchForm, SignUpForm
 from .oneshot.registry import ONESHOT_STRATEGIES
+from .report_views import sharing_context
 
 
 def signup(request):
@@ -63,7 +64,9 @@ def project_detail(request, project_id):
 @login_required
 def search_create(request, project_id):
     project = project_for_user(request.user, project_id)
-    form = SearchForm(request.POST or None, project=project)
+    source = project.searches.filter(id=request.GET["clone"]).first() if request.GET.get("clone", "").isdigit() \
+        else None
+    form = SearchForm(request.POST or None, project=project, initial=clone_initial(source) if source else None)
     if request.method == "POST" and form.is_valid():
         search = _start_from_form(project, request.user, form)
         if search is not None:
@@ -137,7 +140,7 @@ def search_detail(request, search_id):
     search = search_for_user(request.user, search_id)
     return render(request, "searches/search_detail.html", {
         "search": search, "project": search.project, "space": search.space.build(),
-        "state": search_state(search),
+        "state": search_state(search), **sharing_context(request, search),
     })
 
 
@@ -177,16 +180,3 @@ def search_retrain(request, search_id):
 search_pause = _control(services.pause_search)
 search_resume = _control(services.resume_search)
 search_cancel = _control(services.cancel_search)
-
-
-@login_required
-def trial_detail(request, trial_id):
-    trial = trial_for_user(request.user, trial_id)
-    curves: dict[str, list] = {}
-    for m in trial.epoch_metrics.all():
-        if m.name in ("val_accuracy", "train_loss", "val_loss"):
-            curves.setdefault(m.name, []).append((m.epoch, m.value))
-    return render(request, "searches/trial_detail.html", {
-        "trial": trial, "search": trial.search, "chart": charts.learning_curve_figure(curves),
-        "back": reverse("searches:search_detail", args=[trial.search_id]),
-    })

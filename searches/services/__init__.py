@@ -6,6 +6,7 @@
 - search_state.py  the search's state moves
 - trials.py        one trial's life: claim, epochs, pruning, its final state
 - oneshot.py       one-shot searches: the supernet task, its epochs and result
+- sharing.py       read-only share links of a search
 
 Views, tasks and consumers call these through this package. Each write that the browser should see
 schedules its Channels event with transaction.on_commit (searches/events.py), and work for the
@@ -32,10 +33,12 @@ from .projects import (
     upload_dataset,
 )
 from .search_spec import validate_search
+from .sharing import can_share, create_share_link, revoke_share_link
 from .trials import claim_trial, complete_trial, fail_trial, prune_trial, reap_stale_trials, record_epoch
 
 __all__ = [
-    "advance_search", "benchmark_dataset", "builtin_dataset", "cancel_search", "claim_oneshot", "claim_trial",
+    "advance_search", "benchmark_dataset", "can_share", "create_share_link", "revoke_share_link",
+    "builtin_dataset", "cancel_search", "claim_oneshot", "claim_trial",
     "complete_trial", "create_project", "create_project_with_data", "dataset_by_choice", "fail_oneshot",
     "fail_trial", "finish_oneshot", "pause_search", "prune_trial", "reap_stale_trials", "record_epoch",
     "record_oneshot_epoch", "recover_active_searches", "resume_search", "retrain_architecture",

@@ -153,7 +153,7 @@ def test_trial_page_shows_the_learning_curve(client, search, owner):
     services.record_epoch(trial_id, 2, {"val_accuracy": 0.6, "train_loss": 1.0})
     client.force_login(owner)
     response = client.get(reverse("searches:trial_detail", args=[trial_id]))
-    curve = {t["name"]: t["y"] for t in response.context["chart"]["data"]}
+    curve = {t["name"]: t["y"] for t in response.context["report"]["chart"]["data"]}
     assert curve == {"val accuracy": [0.4, 0.6], "train loss": [2.0, 1.0]}
 
 

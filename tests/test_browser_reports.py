@@ -1,0 +1,99 @@
+"""A person in headless Chromium reads, compares, exports and shares a finished search (embedded stack):
+trial diagram, compare two trials, CSV and ONNX downloads (the ONNX runs in onnxruntime), a share link
+opened logged out, revoked, then 404; and no table wider than its card at 390 px and 1440 px."""
+
+import csv
+import io
+import json
+
+import numpy as np
+import onnxruntime
+import pytest
+
+from tests.processes import child_env, manage, server
+from tests.test_browser import CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+TABLES_WIDER_THAN_CARDS = """() => [...document.querySelectorAll('.card table')].filter(t =>
+    t.getBoundingClientRect().width > t.closest('.card').clientWidth + 1).length"""
+
+
+@pytest.fixture
+def finished_demo(tmp_path):
+    env = child_env(NASWEB_SQLITE_PATH=str(tmp_path / "db.sqlite3"), NASWEB_VAR_DIR=str(tmp_path / "var"))
+    manage("migrate", "--noinput", "-v0", env=env)
+    manage("nas_demo", "--trials", "2", "--epochs", "2", env=env)
+    with server(env, tmp_path / "server.log") as url:
+        yield url
+
+
+def test_read_compare_export_and_share(finished_demo, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    base = finished_demo
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(accept_downloads=True)
+            page.set_default_timeout(20_000)
+            page.goto(base + "/")
+            page.fill("#id_username", "demo")
+            page.fill("#id_password", "nasweb-demo")
+            page.click("button[type=submit]")
+            page.click("text=Digits demo")
+            page.click("text=Random MLPs on digits")
+            page.wait_for_selector("#search-state:has-text('done')", timeout=120_000)
+            search_url = page.url
+
+            with page.expect_download() as download:
+                page.click("#csv-download")
+            rows = list(csv.DictReader(io.StringIO(open(download.value.path()).read())))
+            assert len(rows) == 2 and all(r["state"] == "complete" for r in rows)
+            numbers = [r["number"] for r in rows]
+
+            page.fill("#compare-trials", ", ".join(numbers))
+            page.click("#sharing button:has-text('Compare')")
+            page.wait_for_selector("#compare-table")
+            compare_url = page.url
+            assert page.locator(".compare-grid svg.arch-diagram").count() == 2
+            assert page.locator("td.best").count() >= 1
+            page.wait_for_selector("#compare-chart .scatterlayer .trace")
+            page.click(f"#compare-table a:has-text('trial {numbers[0]}')")
+
+            page.wait_for_selector("#architecture svg.arch-diagram")
+            assert "layer 1" in page.inner_text("#architecture")
+            with page.expect_download() as download:
+                page.click("#export a:has-text('spec')")
+            spec = json.loads(open(download.value.path()).read())
+            with page.expect_download() as download:
+                page.click("#export a:has-text('onnx')")
+            session = onnxruntime.InferenceSession(download.value.path())
+            x = np.random.default_rng(0).standard_normal((3, *spec["input_shape"])).astype(np.float32)
+            (logits,) = session.run(None, {"input": x})
+            assert logits.shape == (3, spec["num_classes"]) and np.isfinite(logits).all()
+            pages = [page.url]
+
+            page.goto(search_url)
+            page.fill("#share-label", "for the board")
+            page.click("#share-create")
+            share = page.locator("#share-links a").first.get_attribute("href")
+
+            outsider = browser.new_context().new_page()
+            response = outsider.goto(share)
+            assert response.status == 200
+            assert "The best model found" in outsider.inner_text("main")
+            assert "Glossary" in outsider.inner_text("#glossary")
+            for url in (share, pages[0], compare_url):
+                for width in (390, 1440):
+                    viewer = outsider if url == share else page
+                    viewer.set_viewport_size({"width": width, "height": 900})
+                    viewer.goto(url)
+                    assert viewer.evaluate(TABLES_WIDER_THAN_CARDS) == 0, (url, width)
+                    assert viewer.evaluate("document.documentElement.scrollWidth") <= width + 1, (url, width)
+
+            page.goto(search_url)
+            page.click("#share-links button:has-text('Revoke')")
+            page.wait_for_selector("#share-links .muted:has-text('revoked')")
+            assert outsider.goto(share).status == 404
+        finally:
+            browser.close()
