@@ -162,7 +162,7 @@ def _claim(trial: Trial, target: HardwareTarget) -> Measurement | None:
     measurement, _ = Measurement.objects.get_or_create(
         trial=trial, target=target, defaults={"arch": trial.arch, "space_kind": _space_kind(trial)})
     now = timezone.now()
-    cutoff = now - timedelta(seconds=settings.NASWEB_TRIAL_STALE_SECONDS)
+    cutoff = now - timedelta(seconds=settings.NASWEB_MEASUREMENT_STALE_SECONDS)
     claimable = Q(state=Measurement.QUEUED) | Q(state=Measurement.RUNNING, started_at__lt=cutoff)
     if not Measurement.objects.filter(claimable, id=measurement.id).update(state=Measurement.RUNNING, started_at=now):
         return None

@@ -149,8 +149,8 @@ def test_search_data_lists_trials_and_the_chart(client, search, owner):
 def test_trial_page_shows_the_learning_curve(client, search, owner):
     (trial_id,) = services.advance_search(search.id)
     services.claim_trial(trial_id, "w", "cpu")
-    services.record_epoch(trial_id, 1, {"val_accuracy": 0.4, "train_loss": 2.0})
-    services.record_epoch(trial_id, 2, {"val_accuracy": 0.6, "train_loss": 1.0})
+    services.record_epoch(trial_id, 1, {"val_accuracy": 0.4, "train_loss": 2.0}, attempt=1)
+    services.record_epoch(trial_id, 2, {"val_accuracy": 0.6, "train_loss": 1.0}, attempt=1)
     client.force_login(owner)
     response = client.get(reverse("searches:trial_detail", args=[trial_id]))
     curve = {t["name"]: t["y"] for t in response.context["chart"]["data"]}
