@@ -26,6 +26,9 @@ if not SECRET_KEY:
                                    "(50 or more random characters, e.g. from `openssl rand -base64 48`)")
     SECRET_KEY = "nasweb-insecure-development-key"
 if NASWEB_PRODUCTION:
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY is too weak for NASWEB_PRODUCTION: use 50 or more random "
+                                   "characters (e.g. from `openssl rand -base64 48`)")
     if DEBUG:
         raise ImproperlyConfigured("DJANGO_DEBUG must be off when NASWEB_PRODUCTION is on")
     # TLS ends at the proxy in front of daphne, which says so in X-Forwarded-Proto.

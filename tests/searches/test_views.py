@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from searches import services
-from searches.models import Project, Search, SearchSpace
+from searches.models import Project, Search, SearchSpace, Trial
 
 pytestmark = pytest.mark.django_db
 
@@ -183,3 +183,20 @@ def test_search_form_offers_hardware_costs_and_checks_the_limit_pair(client, pro
     response = client.post(reverse("searches:search_create", args=[project.id]), valid_search_form(cost_limit=20))
     assert "give both the cost limit" in " ".join(response.context["form"].errors["cost_limit_target"])
     assert Search.objects.count() == 0
+
+
+def test_a_trial_lost_for_good_says_why_on_its_page(client, search, owner, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.NASWEB_TRIAL_MAX_ATTEMPTS = 2
+    (trial_id,) = services.advance_search(search.id)
+    for _ in range(2):
+        services.claim_trial(trial_id, "w@gone", "cpu")
+        Trial.objects.filter(id=trial_id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+        services.sweep()
+    client.force_login(owner)
+    page = client.get(reverse("searches:trial_detail", args=[trial_id])).content.decode()
+    assert "worker lost 2 times" in page and "not counted in the trial budget" in page
+    assert "attempt 2 (resumed from its checkpoint after 1 lost worker)" in page
