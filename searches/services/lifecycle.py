@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 def start_search(project: Project, user, **fields) -> Search:
     """Validate everything first (search_spec.validate_search takes the fields), then create the
     space and the search in one transaction; the first advance is sent on commit."""
-    spec = validate_search(project, **fields)
+    spec = validate_search(project, user=user, **fields)
     with transaction.atomic():
         space_row = SearchSpace.objects.create(project=project, name=f"{spec.name} space", kind=spec.space_kind,
                                                spec=spec.space.spec)
