@@ -436,3 +436,36 @@ def restart_main(service: str) -> int:
         print(line)
     print(f"search wall time {wall:.0f} s; logs in {folder}")
     return 0 if result.ok() else 1
+
+
+def kill_scenario(kills: int, trials: int, epochs: int, database_url: str | None = None,
+                  redis_url: str | None = None, folder: Path | None = None) -> tuple[Outcome, list[float], float]:
+    """A search on a private Redis and PostgreSQL (or the URLs handed in) while the worker is killed
+    `kills` times. Returns the outcome, the kill-to-running-again seconds and the search's wall time."""
+    folder = folder or workdir("kill")
+    redis = None if redis_url else PrivateRedis(folder)
+    postgres = None if database_url else PrivatePostgres(folder)
+    if redis:
+        redis.start()
+    if postgres:
+        postgres.init()
+    stack = Stack(postgres.url if postgres else database_url, redis.url if redis else redis_url, folder)
+    watcher = Watcher(stack.database_url)
+    try:
+        if postgres:
+            stack.manage("migrate", "--noinput", "-v0")
+        stack.start_worker()
+        stack.start_beat()
+        started = time.monotonic()
+        search_id = stack.start_search(trials, epochs)
+        log(f"search {search_id}: {trials} trials of {epochs} epochs, 2 pool children; {kills} kills")
+        seconds = kill_workers(stack, watcher, search_id, kills)
+        watcher.wait_finished(search_id, 900)
+        return outcome(watcher, search_id, trials, epochs), seconds, time.monotonic() - started
+    finally:
+        watcher.close()
+        stack.stop()
+        if postgres:
+            postgres.stop()
+        if redis:
+            redis.stop()

@@ -13,22 +13,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.faults.harness import (  # noqa: E402
-    PrivatePostgres,
-    PrivateRedis,
-    Stack,
-    Watcher,
-    kill_workers,
-    log,
-    median_text,
-    outcome,
-    workdir,
-)
+from bench.faults.harness import kill_scenario, median_text, workdir  # noqa: E402
 
 
 def main() -> int:
@@ -38,31 +27,12 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=12)
     args = parser.parse_args()
     folder = workdir("kill")
-    redis, postgres = PrivateRedis(folder), PrivatePostgres(folder)
-    redis.start()
-    postgres.init()
-    stack = Stack(postgres.url, redis.url, folder)
-    watcher = Watcher(postgres.url)
-    try:
-        stack.manage("migrate", "--noinput", "-v0")
-        stack.start_worker()
-        stack.start_beat()
-        started = time.monotonic()
-        search_id = stack.start_search(args.trials, args.epochs)
-        log(f"search {search_id}: {args.trials} trials of {args.epochs} epochs, 2 pool children; {args.kills} kills")
-        seconds = kill_workers(stack, watcher, search_id, args.kills)
-        watcher.wait_finished(search_id, 900)
-        result = outcome(watcher, search_id, args.trials, args.epochs)
-        print(f"kill to running again: {median_text(seconds)} (goal: median under 30 s)")
-        for line in result.lines():
-            print(line)
-        print(f"search wall time {time.monotonic() - started:.0f} s; logs in {folder}")
-        return 0 if result.ok() else 1
-    finally:
-        watcher.close()
-        stack.stop()
-        postgres.stop()
-        redis.stop()
+    result, seconds, wall = kill_scenario(args.kills, args.trials, args.epochs, folder=folder)
+    print(f"kill to running again: {median_text(seconds)} (goal: median under 30 s)")
+    for line in result.lines():
+        print(line)
+    print(f"search wall time {wall:.0f} s; logs in {folder}")
+    return 0 if result.ok() else 1
 
 
 if __name__ == "__main__":
