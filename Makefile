@@ -11,7 +11,7 @@ TEST_DATABASE_URL ?= postgres://127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: install run serve worker gpu-worker test services chromium lint bench clean
+.PHONY: install run serve worker gpu-worker beat test services chromium lint bench clean
 
 install: $(STAMP)
 
@@ -34,6 +34,11 @@ worker: install
 
 gpu-worker: install
 	$(PY) -m celery -A nasweb worker -Q gpu --loglevel INFO --concurrency 1 -n gpu@%h
+
+# The clock of the recovery sweep (stale trials requeued, lost messages re-sent): ONE per installation.
+beat: install
+	mkdir -p var
+	$(PY) -m celery -A nasweb beat --loglevel INFO --schedule var/celerybeat-schedule
 
 services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || { echo "starting PostgreSQL"; \

@@ -8,6 +8,9 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from searches.access import visible_projects
+from searches.models import Project
+
 from . import services
 from .costs.energy import PICOJOULES_PER_MAC
 from .costs.hwnasbench import DEVICE_LABELS, DEVICES
@@ -31,6 +34,19 @@ class TargetForm(forms.Form):
                                    help_text="number format the energy estimate assumes (analytical)")
     metric = forms.ChoiceField(choices=metric_choices, initial="macs", required=False,
                                help_text="the cost that ranks architectures on this target's charts (analytical)")
+    project = forms.ModelChoiceField(queryset=Project.objects.none(), required=False, empty_label="only me",
+                                     help_text="who may use it: only you (in all your searches), or the members "
+                                               "of one of your projects (in that project's searches)")
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if user is not None:
+            self.fields["project"].queryset = visible_projects(user).order_by("name")
+
+    @classmethod
+    def initial_for(cls, target: HardwareTarget) -> dict:
+        return {"name": target.name, "kind": target.kind, "metric": target.metric, "project": target.project,
+                **{k: v for k, v in target.specs.items() if k in cls.base_fields}}
 
     def specs(self) -> dict:
         """The chosen kind's settings, blanks included: the service names what is missing or wrong."""

@@ -3,6 +3,7 @@
 Only devices/services.py writes these tables; everything else reads.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -17,8 +18,16 @@ class HardwareTarget(models.Model):
     ]
     MEASURED_KINDS = (MEASURED_CPU, MEASURED_GPU)
 
-    name = models.CharField(max_length=120, unique=True)
+    name = models.CharField(max_length=120)
     kind = models.CharField(max_length=20, choices=KINDS)
+    #: Who made the target (may edit and delete it); null for the shared ones: the built-in targets
+    #: (HW-NAS-Bench devices, analytical) and the measured targets workers register (admin-managed).
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="hardware_targets")
+    #: Set: the project's members may use it too (and only that project's searches). Unset: the owner's
+    #: own, for any of the owner's searches.
+    project = models.ForeignKey("searches.Project", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="hardware_targets")
     #: Cost settings as devices/costs/targets.py reads them: {"device": "pixel3"}, {"arithmetic": "int8"},
     #: {"backend": "eager", "threads": 1, "batch": 1, ...}; estimate_costs(kind, specs, ...) takes them as they are.
     specs = models.JSONField(default=dict, blank=True)
@@ -31,9 +40,19 @@ class HardwareTarget(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["name"], condition=Q(owner__isnull=True), name="shared_target_name_unique"),
+            models.UniqueConstraint(fields=["owner", "name"], condition=Q(owner__isnull=False),
+                                    name="own_target_name_unique"),
+        ]
 
     def __str__(self):
         return self.name
+
+    @property
+    def is_shared(self) -> bool:
+        """Built-in or worker-registered: offered to everyone, changed only in the admin."""
+        return self.owner_id is None
 
     @property
     def is_measured(self) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from searches.models import Search, Trial
 
+from .access import targets_for_search
 from .models import HardwareTarget, Measurement
 from .target_costs import cost_metric, not_applicable_reason, target_applies
 from .units import format_cost
@@ -43,7 +44,7 @@ def comparison(search: Search, chosen_ids: list[int] | None = None, highlight_id
     """Plain data for the device comparison page: every target, every ranked trial with its cost on
     each target, which trials are chosen (default: the best TOP_TRIALS) and which is highlighted."""
     trials = ranked_trials(search)
-    targets = sorted(HardwareTarget.objects.all(), key=lambda t: (t.is_measured, t.kind, t.name))
+    targets = sorted(targets_for_search(search), key=lambda t: (t.is_measured, t.kind, t.name))
     stored = {(m.trial_id, m.target_id): m for m in Measurement.objects.filter(trial__search=search)}
     chosen = set(chosen_ids) if chosen_ids is not None else {t.id for t in trials[:TOP_TRIALS]}
     ids = [t.id for t in trials]

@@ -28,6 +28,7 @@ from searches import dispatch, events
 from searches.engine_data import build_model
 from searches.models import Search, Trial
 
+from .access import targets_for_search
 from .costs import hwnasbench
 from .costs.targets import TargetError, normalise_target_specs
 from .models import HardwareTarget, Measurement
@@ -57,12 +58,56 @@ def validate_metric(kind: str, metric: str | None) -> str:
     return metric
 
 
-def create_target(name: str, kind: str, specs: dict | None = None, metric: str | None = None) -> HardwareTarget:
+def create_target(name: str, kind: str, specs: dict | None = None, metric: str | None = None, *,
+                  owner=None, project=None) -> HardwareTarget:
     """Validate everything first; a bad name, kind, setting or metric creates nothing.
 
-    Measured targets are not made here: a worker registers its own (register_worker_target), since
-    only that worker consumes the target's queue.
+    `owner` made it (and alone may change it); with `project`, that project's members may use it too.
+    Without an owner the target is shared (built-in ones; the admin). Measured targets are not made
+    here: a worker registers its own (register_worker_target), since only that worker consumes the
+    target's queue.
     """
+    name, clean, metric = _validate_target(name, kind, specs, metric, owner)
+    if project is not None and owner is not None and not _may_use_project(owner, project):
+        raise ValidationError({"project": "you are not a member of that project"})
+    try:
+        with transaction.atomic():
+            return HardwareTarget.objects.create(name=name, kind=kind, specs=clean, metric=metric, owner=owner,
+                                                 project=project)
+    except IntegrityError:  # created by someone else between the check and the insert
+        raise _name_taken(name) from None
+
+
+def update_target(target: HardwareTarget, name: str, kind: str, specs: dict | None = None,
+                  metric: str | None = None, *, project=None) -> HardwareTarget:
+    """Change a user's own target (the caller checked ownership: devices/access.own_target). Its stored
+    costs were computed with the old settings, so they are dropped and computed again on request."""
+    if target.is_shared or target.is_measured:
+        raise ValidationError({"name": "shared targets are changed in the admin"})
+    name, clean, metric = _validate_target(name, kind, specs, metric, target.owner, exclude_id=target.id)
+    if project is not None and not _may_use_project(target.owner, project):
+        raise ValidationError({"project": "you are not a member of that project"})
+    changed_costs = (kind, clean, metric) != (target.kind, target.specs, target.metric)
+    with transaction.atomic():
+        target.name, target.kind, target.specs, target.metric, target.project = name, kind, clean, metric, project
+        target.save(update_fields=["name", "kind", "specs", "metric", "project"])
+        if changed_costs:
+            target.measurements.all().delete()
+    return target
+
+
+def delete_target(target: HardwareTarget) -> None:
+    """Delete a user's own target with its measurements (the caller checked ownership)."""
+    if target.is_shared:
+        raise ValidationError({"name": "shared targets are changed in the admin"})
+    target.delete()
+
+
+def _may_use_project(user, project) -> bool:
+    return project.owner_id == user.id or project.members.filter(id=user.id).exists()
+
+
+def _validate_target(name, kind, specs, metric, owner, exclude_id=None) -> tuple[str, dict, str]:
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "a target needs a name"})
@@ -71,14 +116,14 @@ def create_target(name: str, kind: str, specs: dict | None = None, metric: str |
     if kind in HardwareTarget.MEASURED_KINDS:
         raise ValidationError({"kind": "measured targets register themselves when their worker starts"})
     clean, metric = validate_specs(kind, specs), validate_metric(kind, metric)
-    taken = ValidationError({"name": f"a target named {name!r} exists already"})
-    if HardwareTarget.objects.filter(name=name).exists():
-        raise taken
-    try:
-        with transaction.atomic():
-            return HardwareTarget.objects.create(name=name, kind=kind, specs=clean, metric=metric)
-    except IntegrityError:  # created by someone else between the check and the insert
-        raise taken from None
+    same_name = HardwareTarget.objects.filter(Q(owner__isnull=True) | Q(owner=owner), name=name)
+    if same_name.exclude(id=exclude_id).exists():
+        raise _name_taken(name)
+    return name, clean, metric
+
+
+def _name_taken(name: str) -> ValidationError:
+    return ValidationError({"name": f"a target named {name!r} exists already"})
 
 
 def worker_target_name(host: dict, device: str = "cpu") -> str:
@@ -100,7 +145,7 @@ def register_worker_target(host: dict, device: str = "cpu") -> HardwareTarget:
     kind = HardwareTarget.MEASURED_GPU if device == "gpu" else HardwareTarget.MEASURED_CPU
     with transaction.atomic():
         target, created = HardwareTarget.objects.select_for_update().get_or_create(
-            name=worker_target_name(host, device),
+            name=worker_target_name(host, device), owner=None,
             defaults={"kind": kind, "specs": validate_specs(kind, {}), "metric": validate_metric(kind, None),
                       "host": host, "last_seen_at": timezone.now()})
         if not created:
@@ -126,13 +171,13 @@ def ensure_default_targets() -> list[HardwareTarget]:
     targets = []
     for name, (kind, specs) in default_target_specs().items():
         defaults = {"kind": kind, "specs": validate_specs(kind, specs), "metric": validate_metric(kind, None)}
-        targets.append(HardwareTarget.objects.get_or_create(name=name, defaults=defaults)[0])
+        targets.append(HardwareTarget.objects.get_or_create(name=name, owner=None, defaults=defaults)[0])
     return targets
 
 
 def missing_default_targets() -> list[str]:
     names = list(default_target_specs())
-    existing = set(HardwareTarget.objects.filter(name__in=names).values_list("name", flat=True))
+    existing = set(HardwareTarget.objects.filter(name__in=names, owner=None).values_list("name", flat=True))
     return [n for n in names if n not in existing]
 
 
@@ -162,7 +207,7 @@ def _claim(trial: Trial, target: HardwareTarget) -> Measurement | None:
     measurement, _ = Measurement.objects.get_or_create(
         trial=trial, target=target, defaults={"arch": trial.arch, "space_kind": _space_kind(trial)})
     now = timezone.now()
-    cutoff = now - timedelta(seconds=settings.NASWEB_TRIAL_STALE_SECONDS)
+    cutoff = now - timedelta(seconds=settings.NASWEB_MEASUREMENT_STALE_SECONDS)
     claimable = Q(state=Measurement.QUEUED) | Q(state=Measurement.RUNNING, started_at__lt=cutoff)
     if not Measurement.objects.filter(claimable, id=measurement.id).update(state=Measurement.RUNNING, started_at=now):
         return None
@@ -199,6 +244,8 @@ def measure_trial_on_target(trial_id: int, target_id: int) -> Measurement | None
     trial, target = _trial(trial_id), HardwareTarget.objects.filter(id=target_id).first()
     if trial is None or target is None or not target_applies(target, trial.search.space.kind):
         return None
+    if not targets_for_search(trial.search).filter(id=target.id).exists():
+        return None  # someone else's target: never measured on this search's trials
     if _measure(trial, target):
         events.trial_changed(trial)
     return Measurement.objects.filter(trial=trial, target=target).first()
@@ -216,7 +263,8 @@ def request_measurement(trial: Trial, target: HardwareTarget) -> Measurement:
 
 
 def costs_for_trial(trial: Trial, targets=None) -> dict[int, Measurement | None]:
-    """Compute or request a finished trial's costs on each target (default: all, defaults included).
+    """Compute or request a finished trial's costs on each target (default: every target its search may
+    use, devices/access.py, the default ones included).
 
     Analytical and benchmark costs are computed now, in this process; measured targets get a task on
     their worker's queue (not in embedded mode, which has no such workers). Costs already there are
@@ -225,7 +273,7 @@ def costs_for_trial(trial: Trial, targets=None) -> dict[int, Measurement | None]
     """
     if trial.state != Trial.COMPLETE:
         return {}
-    targets = list(targets) if targets is not None else _all_targets()
+    targets = list(targets) if targets is not None else _targets_for(trial.search)
     model_for = functools.cache(lambda: build_model(trial.search, trial.arch))
     computed = False
     for target in targets:
@@ -241,16 +289,16 @@ def costs_for_trial(trial: Trial, targets=None) -> dict[int, Measurement | None]
     return {t.id: stored.get(t.id) if target_applies(t, trial.search.space.kind) else None for t in targets}
 
 
-def _all_targets() -> list[HardwareTarget]:
+def _targets_for(search: Search) -> list[HardwareTarget]:
     ensure_default_targets()
-    return list(HardwareTarget.objects.all())
+    return list(targets_for_search(search))
 
 
 def costs_for_search(search_id: int) -> int:
     """costs_for_trial for every complete trial of a search; returns how many trials were looked at."""
     trials = list(Trial.objects.select_related("search__space", "search__project__dataset")
                   .filter(search_id=search_id, state=Trial.COMPLETE))
-    targets = _all_targets() if trials else []
+    targets = _targets_for(trials[0].search) if trials else []
     for trial in trials:
         costs_for_trial(trial, targets)
     return len(trials)

@@ -13,6 +13,7 @@ from searches.engine_data import ModelInputs, build_model
 from searches.models import Search
 from searches.spaces.nb201 import NB201Space
 
+from .access import targets_for_search, usable_targets
 from .costs.targets import TARGET_KINDS, estimate_costs, normalise_target_specs
 from .models import HardwareTarget
 
@@ -53,15 +54,17 @@ def cost_metric(target: HardwareTarget) -> tuple[str, str]:
     return key, METRIC_LABELS.get(key, key)
 
 
-def in_process_cost_metrics(space_kind: str | None = None) -> dict[str, str]:
-    """Costs a search may optimise or bound, by key "<cost>@<target id>": label, ordered by target name;
-    only those that apply to `space_kind` when it is given.
+def in_process_cost_metrics(space_kind: str | None = None, *, project=None, user=None) -> dict[str, str]:
+    """Costs a search of `project` started by `user` may optimise or bound, by key "<cost>@<target id>":
+    label, ordered by target name; only those that apply to `space_kind` when it is given. The targets
+    are those devices/access.usable_targets allows (the shared ones when neither is given).
 
     Only targets answered in-process (edge-device tables, analytical counts):
     a measured latency would time whichever host proposes the architecture.
     """
     out = {}
-    for target in HardwareTarget.objects.exclude(kind__in=HardwareTarget.MEASURED_KINDS).order_by("name"):
+    targets = usable_targets(project, user).exclude(kind__in=HardwareTarget.MEASURED_KINDS).order_by("name")
+    for target in targets:
         if space_kind is None or target_applies(target, space_kind):
             key, label = cost_metric(target)
             out[f"{key}@{target.id}"] = f"{label} on {target.name}"
@@ -93,5 +96,5 @@ def arch_costs(search: Search, arch: dict, target: HardwareTarget, model_for=Non
 def cost_counter(search: Search, key: str):
     """arch -> its cost named "<cost>@<target id>" (a constraint or objective of the search)."""
     metric, _, target_id = key.partition("@")
-    target = HardwareTarget.objects.get(id=int(target_id))
+    target = targets_for_search(search).get(id=int(target_id))
     return lambda arch: arch_costs(search, arch, target)[metric]

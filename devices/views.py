@@ -13,13 +13,14 @@ from django.views.decorators.http import require_POST
 from searches.access import search_for_user
 
 from . import charts, queries, services
+from .access import own_target, targets_for_user
 from .forms import TargetForm
-from .models import HardwareTarget
 
 
 @login_required
 def target_list(request):
-    targets = HardwareTarget.objects.annotate(measurement_count=Count("measurements"))
+    targets = targets_for_user(request.user).select_related("owner", "project").annotate(
+        measurement_count=Count("measurements"))
     return render(request, "devices/target_list.html", {
         "targets": targets, "missing_defaults": services.missing_default_targets(),
     })
@@ -27,17 +28,44 @@ def target_list(request):
 
 @login_required
 def target_create(request):
-    form = TargetForm(request.POST or None)
+    form = TargetForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            target = services.create_target(d["name"], d["kind"], form.specs(), form.ranking_metric())
+            target = services.create_target(d["name"], d["kind"], form.specs(), form.ranking_metric(),
+                                            owner=request.user, project=d["project"])
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
             messages.success(request, f"Target “{target.name}” created.")
             return redirect("devices:target_list")
     return render(request, "devices/target_form.html", {"form": form})
+
+
+@login_required
+def target_edit(request, target_id):
+    target = own_target(request.user, target_id)
+    form = TargetForm(request.POST or None, user=request.user, initial=TargetForm.initial_for(target))
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.update_target(target, d["name"], d["kind"], form.specs(), form.ranking_metric(),
+                                   project=d["project"])
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, f"Target “{target.name}” saved.")
+            return redirect("devices:target_list")
+    return render(request, "devices/target_form.html", {"form": form, "target": target})
+
+
+@login_required
+@require_POST
+def target_delete(request, target_id):
+    target = own_target(request.user, target_id)
+    services.delete_target(target)
+    messages.success(request, f"Target “{target.name}” deleted.")
+    return redirect("devices:target_list")
 
 
 @login_required

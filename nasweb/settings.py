@@ -17,11 +17,28 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("NASWEB_VAR_DIR") or BASE_DIR / "var")
 
 DEBUG = envbool("DJANGO_DEBUG", False)
+#: One switch for a deployment behind an HTTPS proxy (docker-compose sets it; `make run` leaves it off).
+NASWEB_PRODUCTION = envbool("NASWEB_PRODUCTION", False)
 SECRET_KEY = envstr("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and envbool("NASWEB_REQUIRE_SECRET", False):
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production")
+    if NASWEB_PRODUCTION or envbool("NASWEB_REQUIRE_SECRET", False):
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when NASWEB_PRODUCTION is on "
+                                   "(50 or more random characters, e.g. from `openssl rand -base64 48`)")
     SECRET_KEY = "nasweb-insecure-development-key"
+if NASWEB_PRODUCTION:
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY is too weak for NASWEB_PRODUCTION: use 50 or more random "
+                                   "characters (e.g. from `openssl rand -base64 48`)")
+    if DEBUG:
+        raise ImproperlyConfigured("DJANGO_DEBUG must be off when NASWEB_PRODUCTION is on")
+    # TLS ends at the proxy in front of daphne, which says so in X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = envint("NASWEB_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("NASWEB_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = envbool("NASWEB_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
 ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -140,13 +157,37 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers and the web reconnect to a restarted Redis: retry for ever, check idle connections.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_HEARTBEAT = 10
+CELERY_BROKER_TRANSPORT_OPTIONS = {"health_check_interval": 10, "socket_keepalive": True,
+                                   "retry_on_timeout": True, "socket_connect_timeout": 5}
+CELERY_BROKER_POOL_LIMIT = 10
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Sending a task while Redis is down waits for it a while instead of failing the request at once.
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 5, "interval_start": 0.5, "interval_step": 1, "interval_max": 3}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # A queue prefix lets test runs share one Redis without seeing each other's tasks.
 NASWEB_QUEUE_PREFIX = envstr("NASWEB_QUEUE_PREFIX")
 
-# A running trial whose heartbeat is older than this is declared lost.
-NASWEB_TRIAL_STALE_SECONDS = envint("NASWEB_TRIAL_STALE_SECONDS", 600, minimum=10)
+# Recovery (searches/services/recovery.py). A trial's holder beats every HEARTBEAT seconds from a
+# thread while it trains; a running trial whose heartbeat is older than STALE seconds is lost and goes
+# back to the queue (resuming from its checkpoint), at most MAX_ATTEMPTS claims in all, then it fails
+# and says why. A queued trial not claimed within RESEND seconds is sent again (its message was lost).
+# The sweep that does this runs every SWEEP seconds (Celery beat, or a timer in the embedded worker).
+NASWEB_TRIAL_HEARTBEAT_SECONDS = envint("NASWEB_TRIAL_HEARTBEAT_SECONDS", 3, minimum=1)
+NASWEB_TRIAL_STALE_SECONDS = envint("NASWEB_TRIAL_STALE_SECONDS", 15, minimum=2)
+if NASWEB_TRIAL_STALE_SECONDS < 2 * NASWEB_TRIAL_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(f"NASWEB_TRIAL_STALE_SECONDS={NASWEB_TRIAL_STALE_SECONDS} must be at least twice "
+                               f"NASWEB_TRIAL_HEARTBEAT_SECONDS={NASWEB_TRIAL_HEARTBEAT_SECONDS}")
+NASWEB_TRIAL_MAX_ATTEMPTS = envint("NASWEB_TRIAL_MAX_ATTEMPTS", 5, minimum=1)
+NASWEB_TRIAL_RESEND_SECONDS = envint("NASWEB_TRIAL_RESEND_SECONDS", 60, minimum=1)
+NASWEB_SWEEP_SECONDS = envint("NASWEB_SWEEP_SECONDS", 5, minimum=1)
+# A device measurement still running after this long is taken over by another claim.
+NASWEB_MEASUREMENT_STALE_SECONDS = envint("NASWEB_MEASUREMENT_STALE_SECONDS", 900, minimum=10)
 # Torch CPU threads per training process (0 = torch's default).
 NASWEB_TORCH_THREADS = envint("NASWEB_TORCH_THREADS", 0, minimum=0)
 #: Trained weights kept per search for export: the best k completed trials by the primary objective

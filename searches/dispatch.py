@@ -15,6 +15,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import transaction
 
+from nasweb.celery import SWEEP_TASK
 from nasweb.celery import app as celery_app
 
 ADVANCE_SEARCH = "searches.advance_search"
@@ -22,6 +23,7 @@ RUN_TRIAL = "searches.run_trial"
 RUN_ONESHOT = "searches.run_oneshot"
 MEASURE_TRIAL_ON_TARGET = "devices.measure_trial_on_target"
 COSTS_FOR_SEARCH = "devices.costs_for_search"
+SWEEP = SWEEP_TASK
 
 #: (task name, args) -> None; runs the work in this process when there is no broker.
 LocalExecutor = Callable[[str, tuple], None]

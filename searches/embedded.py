@@ -3,8 +3,9 @@
 Used when no Redis is configured (the `make run` default), so nasweb works on a laptop with nothing
 else installed. It is the one in-process executor: dispatch hands it work by task name (the names
 Celery knows too) and it calls the same functions the Celery tasks call. One thread advances
-searches, `NASWEB_EMBEDDED_THREADS` threads train trials, and one computes device costs in the
-background, so a long cost job never holds up training.
+searches, `NASWEB_EMBEDDED_THREADS` threads train trials, one computes device costs in the
+background, so a long cost job never holds up training, and a timer runs the recovery sweep every
+`NASWEB_SWEEP_SECONDS` (what Celery beat does for Celery workers).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class EmbeddedWorker:
         for i in range(trial_threads):
             self._start(TRIALS, f"nasweb-trial-{i}")
         self._start(BACKGROUND, "nasweb-devices")
+        self._stop = threading.Event()
+        threading.Thread(target=self._sweep_loop, name="nasweb-sweep", daemon=True).start()
 
     def _start(self, lane: str, name: str) -> None:
         threading.Thread(target=self._loop, args=(self.queues[lane],), name=name, daemon=True).start()
@@ -62,6 +65,17 @@ class EmbeddedWorker:
             finally:
                 close_old_connections()
                 q.task_done()
+
+
+    def _sweep_loop(self) -> None:
+        while not self._stop.wait(settings.NASWEB_SWEEP_SECONDS):
+            close_old_connections()
+            try:
+                services.sweep()
+            except Exception:
+                log.exception("embedded worker: the recovery sweep failed")
+            finally:
+                close_old_connections()
 
 
 def embedded_worker() -> EmbeddedWorker:

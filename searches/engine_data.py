@@ -75,24 +75,41 @@ def build_model(search, arch: dict):
     return model, inputs
 
 
-def checkpoint_path(trial_id: int) -> Path:
-    """Where a trial's epoch checkpoints go, so a redelivered trial resumes where it stopped."""
-    return _database_folder("checkpoints") / f"trial-{trial_id}.pt"
-
-
 def weights_path(trial_id: int) -> Path:
     """Where a completed trial's final (best-epoch) weights are kept for export: a state_dict file."""
     return _database_folder("weights") / f"trial-{trial_id}.pt"
 
 
+def checkpoint_folder() -> Path:
+    """Where trials keep their epoch checkpoints."""
+    return _database_folder("checkpoints")
+
+
 def _database_folder(kind: str) -> Path:
     """var/<kind>/<database tag>/, created on first use.
 
-    Keyed by database as well as trial id: several databases (a test run, a demo) may
-    share one var folder, and their trial ids overlap.
+    Keyed by database: several databases (a test run, a demo) may share one var folder, and their
+    trial ids overlap.
     """
     db = connection.settings_dict
     tag = hashlib.sha1(f"{db['ENGINE']}|{db.get('HOST')}|{db.get('PORT')}|{db['NAME']}".encode()).hexdigest()[:12]
     folder = Path(settings.VAR_DIR) / kind / tag
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def checkpoint_path(trial_id: int, attempt: int) -> Path:
+    """The checkpoint one attempt (claim) of a trial writes, so a requeued trial resumes where it
+    stopped. Each attempt writes its own file: a worker that lost its claim cannot overwrite the
+    checkpoint of the one that holds it now."""
+    return checkpoint_folder() / f"trial-{trial_id}.attempt-{attempt}.pt"
+
+
+def checkpoints_of(trial_id: int) -> dict[int, Path]:
+    """attempt -> checkpoint file, of every attempt of a trial that left one."""
+    found = {}
+    for path in checkpoint_folder().glob(f"trial-{trial_id}.attempt-*.pt"):
+        number = path.name.removeprefix(f"trial-{trial_id}.attempt-").removesuffix(".pt")
+        if number.isdigit():
+            found[int(number)] = path
+    return found

@@ -29,6 +29,8 @@ def trial_payload(trial) -> dict:
         "worker": trial.worker,
         "device": trial.device,
         "error": trial.error,
+        "attempt": trial.attempt,
+        "lost": trial.lost,
         "seconds": trial.seconds,
     }
 

@@ -158,15 +158,16 @@ def _parse_list(text: str, integer: bool) -> list:
         raise ValidationError(f"enter {kind} separated by commas") from None
 
 
-def cost_target_choices() -> list[tuple[str, str]]:
-    """Hardware targets whose costs are computed in-process, as "<cost>@<target id>" keys."""
-    return list(in_process_cost_metrics().items())
+def cost_target_choices(project=None, user=None) -> list[tuple[str, str]]:
+    """Hardware targets a search of `project` by `user` may use (the shared ones when neither is given)
+    whose costs are computed in-process, as "<cost>@<target id>" keys."""
+    return list(in_process_cost_metrics(project=project, user=user).items())
 
 
-def second_objective_choices() -> list[tuple[str, str]]:
+def second_objective_choices(project=None, user=None) -> list[tuple[str, str]]:
     base = [("", "none: rank by validation accuracy only"), ("params", "fewest parameters"),
             ("train_seconds", "shortest training time")]
-    return base + [(key, f"lowest {label}") for key, label in cost_target_choices()]
+    return base + [(key, f"lowest {label}") for key, label in cost_target_choices(project, user)]
 
 
 def range_field(allowed: IntRange | FloatRange, **options) -> forms.Field:
@@ -238,8 +239,11 @@ class SearchForm(forms.Form):
                                           help_text="a predictor fitted on finished trials; e.g. 0.5 skips those "
                                                     "predicted worse than the median trial")
 
-    def __init__(self, *args, project=None, **kwargs):
+    def __init__(self, *args, project=None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # Only the hardware targets this user may use in this project (devices/access.py).
+        self.fields["second_objective"].choices = second_objective_choices(project, user)
+        self.fields["cost_limit_target"].choices = [("", "–")] + cost_target_choices(project, user)
         if project is not None:
             self.fields["warm_start_from"].queryset = project.searches.select_related("space").order_by("-created_at")
             self.fields["warm_start_from"].label_from_instance = lambda s: f"{s.name} ({s.space.kind}, {s.state})"

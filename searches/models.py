@@ -151,6 +151,15 @@ class Trial(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    #: The fencing token: raised by one at every claim. Each write of the trial's holder (heartbeat,
+    #: epoch, result, checkpoint) names the attempt it holds and is refused once another claim began.
+    attempt = models.PositiveIntegerField(default=0)
+    #: The process that holds the claim, so a redelivered task on the same host sees that it is gone.
+    worker_pid = models.PositiveIntegerField(null=True, blank=True)
+    #: When the trial was (re)queued: a QUEUED trial older than NASWEB_TRIAL_RESEND_SECONDS is sent again.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    #: Failed because its workers were lost attempt after attempt: not counted in the trial budget.
+    lost = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["search", "number"]
@@ -165,6 +174,11 @@ class Trial(models.Model):
 
     def __str__(self):
         return f"{self.search_id}#{self.number}"
+
+    @property
+    def counts_in_budget(self) -> bool:
+        """Open and finished trials use up the trial budget; a trial failed because its worker was lost does not."""
+        return not self.lost and self.state != self.CANCELLED
 
     @property
     def seconds(self) -> float | None:

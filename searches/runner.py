@@ -7,15 +7,20 @@ engine code, so it is tested directly.
 from __future__ import annotations
 
 import logging
+import os
 import random
+import shutil
+import threading
 import traceback
+from pathlib import Path
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connections
 
 from devices.services import costs_for_trial
 
 from . import services
-from .engine_data import checkpoint_path, evaluator_for, is_benchmark, load_project_data
+from .engine_data import checkpoint_path, checkpoints_of, evaluator_for, is_benchmark, load_project_data
 from .engine_setup import target_costs_for_objectives
 from .fidelity import thinner
 from .models import Trial
@@ -28,30 +33,134 @@ from .weights import keep_weights, settle_weights
 log = logging.getLogger(__name__)
 
 
+#: Trials a thread of this process is running now: a holder pid equal to ours that is not running
+#: the trial here is an attempt that ended (a task retried in the same process).
+_running_here: set[int] = set()
+_running_lock = threading.Lock()
+#: Not the trial's fault: the database or the broker went away. The trial is left to be requeued
+#: (its heartbeat stops) and the task is retried; it never counts as a failure.
+INTERRUPTIONS = (OperationalError, InterfaceError)
+
+
 def run_trial(trial_id: int, worker: str) -> None:
-    search_device = Trial.objects.filter(id=trial_id).values_list("search__device", flat=True).first()
-    if search_device is None:
+    row = Trial.objects.filter(id=trial_id).values("search__device", "state", "worker", "worker_pid",
+                                                  "attempt").first()
+    if row is None:
         return  # the trial was deleted: nothing to do
-    device = resolve_device("auto") if search_device == "gpu" else "cpu"
-    trial = services.claim_trial(trial_id, worker=worker, device=device)
+    device = resolve_device("auto") if row["search__device"] == "gpu" else "cpu"
+    dead = row["attempt"] if row["state"] == Trial.RUNNING and _holder_is_dead(trial_id, row, worker) else None
+    trial = services.claim_trial(trial_id, worker=worker, device=device, pid=os.getpid(), take_over_attempt=dead)
     if trial is None:
         return
+    with _running_lock:
+        _running_here.add(trial_id)
+    heartbeat = Heartbeat(trial_id, trial.attempt)
+    try:
+        _run_claimed(trial, device, heartbeat)
+    finally:
+        heartbeat.stop()
+        with _running_lock:
+            _running_here.discard(trial_id)
+    _clean_checkpoints(trial_id, trial.attempt)
+    settle_weights(trial_id)  # the final weights stay only for the search's best k (searches/weights.py)
+
+
+def _run_claimed(trial, device: str, heartbeat: Heartbeat) -> None:
+    attempt = trial.attempt
     try:
         metrics = _evaluate(trial, device)
+    except INTERRUPTIONS:
+        raise  # the task retries; the sweep requeues the trial once its heartbeat is stale
     except Exception as exc:
-        log.warning("trial %s failed: %s", trial_id, exc)
-        services.fail_trial(trial_id, f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=6)}")
-        metrics = None
-    else:
-        if metrics is None:
-            services.fail_trial(trial_id, "stopped: the search was cancelled or the trial was taken away")
-        else:
-            services.complete_trial(trial_id, metrics)
-            record_device_costs(trial_id)
-    # Every outcome above is final. Only a process that dies mid-training skips this line,
-    # and that is the case the checkpoint is for: the redelivered trial resumes from it.
-    checkpoint_path(trial_id).unlink(missing_ok=True)
-    settle_weights(trial_id)  # the final weights stay only for the search's best k (searches/weights.py)
+        log.warning("trial %s failed: %s", trial.id, exc)
+        services.fail_trial(trial.id, f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=6)}",
+                            attempt=attempt)
+        return
+    if metrics is None:
+        if heartbeat.lost or not services.holds_trial(trial.id, attempt):
+            log.warning("trial %s: attempt %s lost its claim and stopped", trial.id, attempt)
+        return  # pruned, cancelled or taken over: whoever did it wrote the final state
+    if services.complete_trial(trial.id, metrics, attempt=attempt):
+        record_device_costs(trial.id)
+
+
+def _holder_is_dead(trial_id: int, row: dict, worker: str) -> bool:
+    """The trial is held by a process of this worker (same node name, so the same host) that is gone,
+    or by this very process in an attempt that has ended: take it over now rather than wait until its
+    heartbeat is stale. Celery redelivers at once after a pool child is killed."""
+    pid = row["worker_pid"]
+    if not pid or row["worker"] != worker[:200]:
+        return False
+    if pid == os.getpid():
+        with _running_lock:
+            return trial_id not in _running_here
+    return not _process_alive(pid)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child its parent has not reaped yet is a zombie: dead too
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+class Heartbeat:
+    """Beats a claimed trial every NASWEB_TRIAL_HEARTBEAT_SECONDS from a thread while it trains, so a
+    long epoch never looks like a dead worker. Stops when the claim is lost (`lost` turns True); a
+    database outage is logged and beaten through, and then the heartbeat goes stale."""
+
+    def __init__(self, trial_id: int, attempt: int):
+        self.trial_id, self.attempt, self.lost = trial_id, attempt, False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{trial_id}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(settings.NASWEB_TRIAL_HEARTBEAT_SECONDS):
+                try:
+                    if not services.beat_trial(self.trial_id, self.attempt):
+                        self.lost = True
+                        return
+                except INTERRUPTIONS as exc:
+                    log.warning("heartbeat of trial %s failed: %s", self.trial_id, exc)
+                    connections.close_all()  # a fresh connection at the next beat
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+def _clean_checkpoints(trial_id: int, attempt: int) -> None:
+    """A final trial never resumes: all its checkpoints go. An open one (requeued, taken over) keeps
+    them, but for this attempt's, which nobody reads once a later claim began."""
+    if Trial.objects.filter(id=trial_id, state__in=Trial.OPEN_STATES).exists():
+        if services.holds_trial(trial_id, attempt):
+            return  # still ours: only a dying process gets here, and the next attempt resumes from it
+        checkpoint_path(trial_id, attempt).unlink(missing_ok=True)
+        return
+    for path in checkpoints_of(trial_id).values():
+        path.unlink(missing_ok=True)
+
+
+def resume_from(trial_id: int, attempt: int) -> Path:
+    """This attempt's checkpoint file, starting as a copy of the latest earlier attempt's (if any)."""
+    path = checkpoint_path(trial_id, attempt)
+    earlier = {n: p for n, p in checkpoints_of(trial_id).items() if n < attempt}
+    if earlier and not path.exists():
+        tmp = path.with_suffix(".copy")
+        shutil.copyfile(earlier[max(earlier)], tmp)
+        os.replace(tmp, path)
+    return path
 
 
 def _evaluate(trial, device: str) -> dict | None:
@@ -78,7 +187,7 @@ def record_device_costs(trial_id: int) -> None:
 def _answer_from_benchmark(trial) -> dict:
     """Benchmark mode: the table's 200-epoch result, recorded as one epoch."""
     metrics = evaluator_for(trial.search.project.dataset).evaluate(trial.arch)
-    services.record_epoch(trial.id, 1, {"val_accuracy": metrics["val_accuracy"]})
+    services.record_epoch(trial.id, 1, {"val_accuracy": metrics["val_accuracy"]}, attempt=trial.attempt)
     return {**metrics, "source": "NAS-Bench-201 table"}
 
 
@@ -92,9 +201,10 @@ def _train_trial(trial, device: str):
     model = space.to_torch(arch, data.input_shape, data.num_classes, task=data.task, vocab_size=data.vocab_size)
     config = TrainConfig.from_dict({
         **training, "seed": search.seed * 100_003 + trial.number, "device": device,
-        "threads": settings.NASWEB_TORCH_THREADS, "checkpoint_path": str(checkpoint_path(trial.id)),
+        "threads": settings.NASWEB_TORCH_THREADS, "checkpoint_path": str(resume_from(trial.id, trial.attempt)),
     })
-    result = train(model, data, config, on_epoch=lambda r: services.record_epoch(trial.id, r.epoch, r.as_metrics()))
+    result = train(model, data, config, on_epoch=lambda r: services.record_epoch(trial.id, r.epoch, r.as_metrics(),
+                                                                                  attempt=trial.attempt))
     if result.stopped != "stopped_by_callback":
         keep_weights(trial.id, model)  # the best epoch's weights, restored by train()
     return result

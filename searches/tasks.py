@@ -1,21 +1,47 @@
-"""Celery tasks: thin wrappers that take ids and call the services and the runner."""
+"""Celery tasks: thin wrappers that take ids and call the services and the runner.
+
+A database or broker outage is not the work's fault: the tasks retry it with backoff (and the
+recovery sweep, run by Celery beat, picks up whatever a retry could not send).
+"""
 
 from __future__ import annotations
 
+import logging
 import socket
 
+import kombu.exceptions
+import redis.exceptions
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import InterfaceError, OperationalError
 
 from . import dispatch, runner, services
 
+log = logging.getLogger(__name__)
+#: The database or the broker went away for a while.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                    kombu.exceptions.OperationalError, ConnectionError, TimeoutError)
+RETRY = {"autoretry_for": TRANSIENT_ERRORS, "retry_backoff": 2, "retry_backoff_max": 60, "retry_jitter": True}
+#: advance_search tries again after its soft time limit this many times, then fails the search.
+SLOW_ADVANCE_RETRIES = 3
+ADVANCE_SOFT_LIMIT = 120
 
-@shared_task(name=dispatch.ADVANCE_SEARCH, acks_late=True, max_retries=3, soft_time_limit=120, time_limit=180,
-             autoretry_for=(ConnectionError,), retry_backoff=True)
-def advance_search(search_id: int) -> None:
-    services.advance_search(search_id)
+
+@shared_task(bind=True, name=dispatch.ADVANCE_SEARCH, acks_late=True, max_retries=20,
+             soft_time_limit=ADVANCE_SOFT_LIMIT, time_limit=ADVANCE_SOFT_LIMIT + 60, **RETRY)
+def advance_search(self, search_id: int) -> None:
+    try:
+        services.advance_search(search_id)
+    except SoftTimeLimitExceeded:
+        if self.request.retries >= SLOW_ADVANCE_RETRIES:
+            services.abort_search(search_id, f"the strategy took more than {ADVANCE_SOFT_LIMIT} s to propose "
+                                  f"trials, {SLOW_ADVANCE_RETRIES + 1} times in a row")
+            return
+        log.warning("advancing search %s hit the soft time limit; trying again", search_id)
+        raise self.retry(countdown=5) from None
 
 
-@shared_task(bind=True, name=dispatch.RUN_TRIAL, acks_late=True, max_retries=0, time_limit=6 * 3600)
+@shared_task(bind=True, name=dispatch.RUN_TRIAL, acks_late=True, max_retries=20, time_limit=6 * 3600, **RETRY)
 def run_trial(self, trial_id: int) -> None:
     hostname = self.request.hostname or socket.gethostname()
     runner.run_trial(trial_id, worker=hostname)
@@ -25,3 +51,9 @@ def run_trial(self, trial_id: int) -> None:
 def run_oneshot(self, search_id: int) -> None:
     hostname = self.request.hostname or socket.gethostname()
     runner.run_oneshot_search(search_id, worker=hostname)
+
+
+@shared_task(name=dispatch.SWEEP, acks_late=True, max_retries=0, soft_time_limit=60, time_limit=90)
+def sweep() -> dict:
+    """Celery beat sends this every NASWEB_SWEEP_SECONDS (nasweb/celery.py)."""
+    return services.sweep().as_dict()

@@ -66,7 +66,8 @@ def search_create(request, project_id):
     project = project_for_user(request.user, project_id)
     source = project.searches.filter(id=request.GET["clone"]).first() if request.GET.get("clone", "").isdigit() \
         else None
-    form = SearchForm(request.POST or None, project=project, initial=clone_initial(source) if source else None)
+    form = SearchForm(request.POST or None, project=project, user=request.user,
+                      initial=clone_initial(source) if source else None)
     if request.method == "POST" and form.is_valid():
         search = _start_from_form(project, request.user, form)
         if search is not None:
@@ -105,7 +106,8 @@ def search_state(search) -> dict:
             "best": charts.best_so_far_figure(trials, primary["metric"], primary["direction"]),
             "pareto": charts.pareto_figure(trials, second["metric"], second["direction"],
                                            primary["metric"], primary["direction"],
-                                           in_process_cost_metrics(search.space.kind)),
+                                           in_process_cost_metrics(search.space.kind, project=search.project,
+                                                                   user=search.created_by)),
         },
         "socket": f"/ws/searches/{search.id}/",
         **oneshot_state(search),

@@ -4,7 +4,8 @@
 - search_spec.py   validation of a new search (writes nothing)
 - lifecycle.py     start, advance (the search loop), pause, resume, cancel, retrain, recovery
 - search_state.py  the search's state moves
-- trials.py        one trial's life: claim, epochs, pruning, its final state
+- trials.py        one trial's life: claim, heartbeats, epochs, pruning, its final state, requeue
+- recovery.py      the sweep: stale trials back to the queue, lost messages sent again, searches advanced
 - oneshot.py       one-shot searches: the supernet task, its epochs and result
 - sharing.py       read-only share links of a search
 
@@ -15,6 +16,7 @@ ValidationError keyed by field.
 """
 
 from .lifecycle import (
+    abort_search,
     advance_search,
     cancel_search,
     pause_search,
@@ -32,15 +34,25 @@ from .projects import (
     dataset_by_choice,
     upload_dataset,
 )
+from .recovery import SweepReport, sweep
 from .search_spec import validate_search
 from .sharing import can_share, create_share_link, revoke_share_link
-from .trials import claim_trial, complete_trial, fail_trial, prune_trial, reap_stale_trials, record_epoch
+from .trials import (
+    beat_trial,
+    claim_trial,
+    complete_trial,
+    fail_trial,
+    holds_trial,
+    prune_trial,
+    record_epoch,
+    recover_stale_trials,
+)
 
 __all__ = [
-    "advance_search", "benchmark_dataset", "can_share", "create_share_link", "revoke_share_link",
-    "builtin_dataset", "cancel_search", "claim_oneshot", "claim_trial",
-    "complete_trial", "create_project", "create_project_with_data", "dataset_by_choice", "fail_oneshot",
-    "fail_trial", "finish_oneshot", "pause_search", "prune_trial", "reap_stale_trials", "record_epoch",
-    "record_oneshot_epoch", "recover_active_searches", "resume_search", "retrain_architecture",
-    "split_oneshot_settings", "start_search", "upload_dataset", "validate_search",
+    "SweepReport", "abort_search", "advance_search", "beat_trial", "benchmark_dataset", "builtin_dataset",
+    "can_share", "cancel_search", "claim_oneshot", "claim_trial", "complete_trial", "create_project",
+    "create_project_with_data", "create_share_link", "dataset_by_choice", "fail_oneshot", "fail_trial",
+    "finish_oneshot", "holds_trial", "pause_search", "prune_trial", "record_epoch", "record_oneshot_epoch",
+    "recover_active_searches", "recover_stale_trials", "resume_search", "retrain_architecture",
+    "revoke_share_link", "split_oneshot_settings", "start_search", "sweep", "upload_dataset", "validate_search",
 ]

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from .. import candidates, dispatch
@@ -21,7 +22,10 @@ from ..models import Project, Search, SearchSpace, Trial
 from ..oneshot.registry import ONESHOT_STRATEGIES
 from .search_spec import validate_search
 from .search_state import complete_search, fail_search, mark_running, reopen_search, set_search_state
-from .trials import cancel_trial, create_trial, reap_stale_trials, requeue_orphaned_trials
+from .trials import cancel_trial, create_trial, recover_stale_trials, requeue_orphaned_trials
+
+#: Not the strategy's fault: the task is retried (the database went away, the time limit struck).
+INTERRUPTIONS = (OperationalError, InterfaceError, SoftTimeLimitExceeded)
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +33,7 @@ log = logging.getLogger(__name__)
 def start_search(project: Project, user, **fields) -> Search:
     """Validate everything first (search_spec.validate_search takes the fields), then create the
     space and the search in one transaction; the first advance is sent on commit."""
-    spec = validate_search(project, **fields)
+    spec = validate_search(project, user=user, **fields)
     with transaction.atomic():
         space_row = SearchSpace.objects.create(project=project, name=f"{spec.name} space", kind=spec.space_kind,
                                                spec=spec.space.spec)
@@ -78,15 +82,18 @@ def advance_search(search_id: int) -> list[int]:
             return []
         if search.state == Search.QUEUED:
             mark_running(search)
-        reap_stale_trials(search)
+        recover_stale_trials(search)
         trials = list(search.trials.all())
         open_count = sum(t.state in Trial.OPEN_STATES for t in trials)
         if search.strategy in ONESHOT_STRATEGIES:
             _advance_oneshot(search, open_count)
             return []
-        wanted = min(search.parallelism - open_count, _trials_left(search, len(trials)))
+        used = sum(t.counts_in_budget for t in trials)  # lost trials do not use up the budget
+        wanted = min(search.parallelism - open_count, _trials_left(search, used))
         try:
             created = _create_trials(search, trials, wanted) if wanted > 0 else []
+        except INTERRUPTIONS:
+            raise
         except Exception as exc:  # a broken strategy fails the search, with the reason shown
             log.exception("strategy failed for search %s", search.id)
             fail_search(search, f"the {search.strategy} strategy failed: {type(exc).__name__}: {exc}")
@@ -143,6 +150,16 @@ def recover_active_searches(orphaned_worker_prefix: str) -> int:
                                   oneshot_worker__startswith=orphaned_worker_prefix).update(oneshot_worker="")
             dispatch.advance_later(search.id)
     return len(searches)
+
+
+def abort_search(search_id: int, error: str) -> bool:
+    """Fail an active search for a reason outside its strategy (it never finished proposing in time)."""
+    with transaction.atomic():
+        search = Search.objects.select_for_update().filter(id=search_id, state__in=Search.ACTIVE_STATES).first()
+        if search is None:
+            return False
+        fail_search(search, error)
+    return True
 
 
 def retrain_architecture(search: Search, arch: dict) -> Trial:

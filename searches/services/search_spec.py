@@ -78,7 +78,7 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
                     constraints: list | None = None, pruner: str = "", pruner_settings: dict | None = None,
                     warm_start_from=(), estimation: dict | None = None,
                     training: dict | None = None, max_trials: int | None = 10, max_seconds: int | None = None,
-                    parallelism: int = 1, seed: int = 0, device: str = "cpu") -> SearchSpec:
+                    parallelism: int = 1, seed: int = 0, device: str = "cpu", user=None) -> SearchSpec:
     name = (name or "").strip() if isinstance(name, str) else ""
     if not name:
         raise ValidationError({"name": "a search needs a name"})
@@ -90,7 +90,7 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
     if strategy not in STRATEGIES and strategy not in ONESHOT_STRATEGIES:
         raise ValidationError({"strategy": f"unknown strategy {strategy!r}"})
     strategy_settings = strategy_settings or {}
-    cost_metrics = in_process_cost_metrics(space_kind)
+    cost_metrics = in_process_cost_metrics(space_kind, project=project, user=user)  # targets they may use
     try:
         constraints = validate_constraints(constraints or [], frozenset(cost_metrics))
     except ConstraintError as exc:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .. import dispatch, events
@@ -19,26 +19,31 @@ from ..pruners import PRUNERS
 def create_trial(search: Search, number: int, arch: dict, space) -> Trial:
     """A new queued trial, pushed and sent to the search's workers on commit."""
     trial = Trial.objects.create(search=search, number=number, arch=arch, arch_key=space.key(arch),
-                                 description=space.describe(arch)[:300])
+                                 description=space.describe(arch)[:300], queued_at=timezone.now())
     events.trial_changed(trial)
     dispatch.run_trial_later(trial.id, search.device)
     return trial
 
 
-def claim_trial(trial_id: int, worker: str, device: str) -> Trial | None:
-    """QUEUED -> RUNNING for exactly one worker; None if someone else has it or it is gone.
+def claim_trial(trial_id: int, worker: str, device: str, pid: int | None = None,
+                take_over_attempt: int | None = None) -> Trial | None:
+    """QUEUED -> RUNNING for exactly one worker, raising the attempt (the fencing token); None if
+    someone else has it, it is finished or gone.
 
-    A RUNNING trial with a stale heartbeat may be claimed again (its worker died
-    and the broker redelivered the task).
+    A RUNNING trial may be claimed again when its heartbeat is stale, or when the caller knows that
+    the holder of `take_over_attempt` is dead (a process of this host that no longer exists). The
+    earlier holder's writes are refused from then on.
     """
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.NASWEB_TRIAL_STALE_SECONDS)
     claimable = Q(state=Trial.QUEUED) | Q(state=Trial.RUNNING, heartbeat_at__lt=cutoff)
+    if take_over_attempt is not None:
+        claimable |= Q(state=Trial.RUNNING, attempt=take_over_attempt)
     with transaction.atomic():
         open_search = Search.ACTIVE_STATES + (Search.PAUSED,)
         updated = (Trial.objects.filter(claimable, id=trial_id, search__state__in=open_search)
                    .update(state=Trial.RUNNING, worker=worker[:200], device=device[:60], started_at=now,
-                           heartbeat_at=now, epochs_done=0))
+                           heartbeat_at=now, epochs_done=0, attempt=F("attempt") + 1, worker_pid=pid))
         if not updated:
             return None
         trial = Trial.objects.select_related("search", "search__space", "search__project__dataset").get(id=trial_id)
@@ -46,14 +51,28 @@ def claim_trial(trial_id: int, worker: str, device: str) -> Trial | None:
     return trial
 
 
-def record_epoch(trial_id: int, epoch: int, metrics: dict) -> bool:
-    """Store one epoch's metrics and beat the heart. False tells the trainer to stop."""
+def holding(trial_id: int, attempt: int):
+    """The trial's row while `attempt` still holds it (RUNNING, not claimed again since)."""
+    return Trial.objects.filter(id=trial_id, state=Trial.RUNNING, attempt=attempt)
+
+
+def beat_trial(trial_id: int, attempt: int) -> bool:
+    """The holder's heartbeat; False when the claim is lost (taken over, finished, cancelled)."""
+    return bool(holding(trial_id, attempt).update(heartbeat_at=timezone.now()))
+
+
+def holds_trial(trial_id: int, attempt: int) -> bool:
+    return holding(trial_id, attempt).exists()
+
+
+def record_epoch(trial_id: int, epoch: int, metrics: dict, attempt: int) -> bool:
+    """Store one epoch's metrics and beat the heart, if `attempt` still holds the trial.
+    False tells the trainer to stop."""
     clean = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)}
     with transaction.atomic():
-        updated = Trial.objects.filter(id=trial_id, state=Trial.RUNNING).update(
-            epochs_done=epoch, heartbeat_at=timezone.now())
+        updated = holding(trial_id, attempt).update(epochs_done=epoch, heartbeat_at=timezone.now())
         if not updated:
-            return False  # cancelled, pruned or reaped meanwhile
+            return False  # cancelled, pruned, taken over or requeued meanwhile
         TrialMetric.objects.bulk_create(
             [TrialMetric(trial_id=trial_id, epoch=epoch, name=k, value=v) for k, v in clean.items()],
             update_conflicts=True, unique_fields=["trial", "epoch", "name"], update_fields=["value"],
@@ -62,7 +81,7 @@ def record_epoch(trial_id: int, epoch: int, metrics: dict) -> bool:
         events.epoch_recorded(trial, epoch, clean)
         if _should_prune(trial, epoch, clean):
             prune_trial(trial_id, f"pruned by {PRUNERS[trial.search.pruner].label} after epoch {epoch}",
-                        {**clean, "pruned_at_epoch": epoch})
+                        {**clean, "pruned_at_epoch": epoch}, attempt=attempt)
             return False
     return not Search.objects.filter(id=trial.search_id, state=Search.CANCELLED).exists()
 
@@ -75,30 +94,35 @@ def _should_prune(trial: Trial, epoch: int, metrics: dict) -> bool:
     return build_search_pruner(search)(trial.number, epoch, metrics[metric], history_for(search))
 
 
-def complete_trial(trial_id: int, metrics: dict) -> bool:
-    return finish_trial(trial_id, Trial.COMPLETE, metrics=metrics)
+def complete_trial(trial_id: int, metrics: dict, attempt: int | None = None) -> bool:
+    return finish_trial(trial_id, Trial.COMPLETE, metrics=metrics, attempt=attempt)
 
 
-def fail_trial(trial_id: int, error: str) -> bool:
-    return finish_trial(trial_id, Trial.FAILED, error=error)
+def fail_trial(trial_id: int, error: str, attempt: int | None = None, lost: bool = False) -> bool:
+    return finish_trial(trial_id, Trial.FAILED, error=error, attempt=attempt, lost=lost)
 
 
-def prune_trial(trial_id: int, reason: str = "", metrics: dict | None = None) -> bool:
-    return finish_trial(trial_id, Trial.PRUNED, metrics=metrics, error=reason)
+def prune_trial(trial_id: int, reason: str = "", metrics: dict | None = None, attempt: int | None = None) -> bool:
+    return finish_trial(trial_id, Trial.PRUNED, metrics=metrics, error=reason, attempt=attempt)
 
 
 def cancel_trial(trial_id: int, reason: str) -> bool:
     return finish_trial(trial_id, Trial.CANCELLED, error=reason)
 
 
-def finish_trial(trial_id: int, state: str, metrics: dict | None = None, error: str = "") -> bool:
+def finish_trial(trial_id: int, state: str, metrics: dict | None = None, error: str = "",
+                 attempt: int | None = None, lost: bool = False) -> bool:
     """Move an open trial to a final state (conditional: a finished trial stays as it is), then
-    let the search fill the freed slot."""
-    fields = {"state": state, "finished_at": timezone.now(), "error": error[:5000]}
+    let the search fill the freed slot. A worker's write names its `attempt` and is refused when
+    another claim holds the trial; None is the search's own write (cancel, the sweep)."""
+    fields = {"state": state, "finished_at": timezone.now(), "error": error[:5000], "lost": lost}
     if metrics is not None:
         fields.update(metrics=metrics, val_accuracy=metrics.get("val_accuracy"), params=metrics.get("params"))
+    rows = Trial.objects.filter(id=trial_id, state__in=Trial.OPEN_STATES)
+    if attempt is not None:
+        rows = holding(trial_id, attempt)
     with transaction.atomic():
-        updated = Trial.objects.filter(id=trial_id, state__in=Trial.OPEN_STATES).update(**fields)
+        updated = rows.update(**fields)
         if updated:
             trial = Trial.objects.get(id=trial_id)
             events.trial_changed(trial)
@@ -106,20 +130,56 @@ def finish_trial(trial_id: int, state: str, metrics: dict | None = None, error: 
     return bool(updated)
 
 
-def reap_stale_trials(search: Search) -> int:
-    """Running trials whose worker stopped sending heartbeats are failed, freeing their slot."""
-    cutoff = timezone.now() - timedelta(seconds=settings.NASWEB_TRIAL_STALE_SECONDS)
-    stale = search.trials.filter(state=Trial.RUNNING, heartbeat_at__lt=cutoff)
-    count = 0
-    for trial in stale:
-        count += fail_trial(trial.id, "worker lost: no heartbeat for "
-                            f"{settings.NASWEB_TRIAL_STALE_SECONDS} s")
-    return count
+def recover_stale_trials(search: Search) -> tuple[int, int]:
+    """Running trials whose holder stopped beating go back to the queue to resume from their
+    checkpoint, or fail (not counted in the budget) after NASWEB_TRIAL_MAX_ATTEMPTS claims.
+    Returns (requeued, failed)."""
+    stale_for = settings.NASWEB_TRIAL_STALE_SECONDS
+    cutoff = timezone.now() - timedelta(seconds=stale_for)
+    requeued = failed = 0
+    for trial in search.trials.filter(state=Trial.RUNNING, heartbeat_at__lt=cutoff):
+        if trial.attempt >= settings.NASWEB_TRIAL_MAX_ATTEMPTS:
+            failed += fail_trial(trial.id, f"worker lost {trial.attempt} times (no heartbeat for {stale_for} s; "
+                                 f"last on {trial.worker or 'an unknown worker'}): given up after "
+                                 f"NASWEB_TRIAL_MAX_ATTEMPTS={settings.NASWEB_TRIAL_MAX_ATTEMPTS}; "
+                                 "not counted in the trial budget", lost=True)
+        else:
+            requeued += requeue_trial(trial, heartbeat_before=cutoff)
+    return requeued, failed
+
+
+def requeue_trial(trial: Trial, heartbeat_before=None) -> bool:
+    """RUNNING -> QUEUED (conditional on the attempt, so a live re-claim is never undone), sent again on commit."""
+    rows = Trial.objects.filter(id=trial.id, state=Trial.RUNNING, attempt=trial.attempt)
+    if heartbeat_before is not None:
+        rows = rows.filter(heartbeat_at__lt=heartbeat_before)
+    with transaction.atomic():
+        if not rows.update(state=Trial.QUEUED, worker="", worker_pid=None, queued_at=timezone.now()):
+            return False
+        trial.refresh_from_db()
+        events.trial_changed(trial)
+        dispatch.run_trial_later(trial.id, trial.search.device)
+    return True
+
+
+def resend_unclaimed_trials(search: Search) -> int:
+    """QUEUED trials nobody claimed for NASWEB_TRIAL_RESEND_SECONDS: their message was lost (a broker
+    without persistence restarted, a worker died before taking it). A duplicate is harmless: the
+    claim is conditional."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.NASWEB_TRIAL_RESEND_SECONDS)
+    ids = list(search.trials.filter(Q(queued_at__lt=cutoff) | Q(queued_at__isnull=True), state=Trial.QUEUED)
+               .values_list("id", flat=True))
+    with transaction.atomic():
+        Trial.objects.filter(id__in=ids, state=Trial.QUEUED).update(queued_at=now)
+        for trial_id in ids:
+            dispatch.run_trial_later(trial_id, search.device)
+    return len(ids)
 
 
 def requeue_orphaned_trials(search: Search, orphaned_worker_prefix: str) -> None:
     """Trials a dead process held go back to the queue, and every queued trial is sent again."""
-    Trial.objects.filter(search=search, state=Trial.RUNNING,
-                         worker__startswith=orphaned_worker_prefix).update(state=Trial.QUEUED, worker="")
+    Trial.objects.filter(search=search, state=Trial.RUNNING, worker__startswith=orphaned_worker_prefix).update(
+        state=Trial.QUEUED, worker="", worker_pid=None, queued_at=timezone.now())
     for trial_id in search.trials.filter(state=Trial.QUEUED).values_list("id", flat=True):
         dispatch.run_trial_later(trial_id, search.device)

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from searches import services
-from searches.models import Project, Search, SearchSpace
+from searches.models import Project, Search, SearchSpace, Trial
 
 pytestmark = pytest.mark.django_db
 
@@ -149,8 +149,8 @@ def test_search_data_lists_trials_and_the_chart(client, search, owner):
 def test_trial_page_shows_the_learning_curve(client, search, owner):
     (trial_id,) = services.advance_search(search.id)
     services.claim_trial(trial_id, "w", "cpu")
-    services.record_epoch(trial_id, 1, {"val_accuracy": 0.4, "train_loss": 2.0})
-    services.record_epoch(trial_id, 2, {"val_accuracy": 0.6, "train_loss": 1.0})
+    services.record_epoch(trial_id, 1, {"val_accuracy": 0.4, "train_loss": 2.0}, attempt=1)
+    services.record_epoch(trial_id, 2, {"val_accuracy": 0.6, "train_loss": 1.0}, attempt=1)
     client.force_login(owner)
     response = client.get(reverse("searches:trial_detail", args=[trial_id]))
     curve = {t["name"]: t["y"] for t in response.context["report"]["chart"]["data"]}
@@ -192,3 +192,20 @@ def test_a_one_trial_budget_says_1_trial(client, owner, project, start_search):
                 reverse("searches:search_detail", args=[search.id])):
         text = " ".join(client.get(url).content.decode().split())
         assert "1 trial" in text and "1 trials" not in text
+
+
+def test_a_trial_lost_for_good_says_why_on_its_page(client, search, owner, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.NASWEB_TRIAL_MAX_ATTEMPTS = 2
+    (trial_id,) = services.advance_search(search.id)
+    for _ in range(2):
+        services.claim_trial(trial_id, "w@gone", "cpu")
+        Trial.objects.filter(id=trial_id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+        services.sweep()
+    client.force_login(owner)
+    page = client.get(reverse("searches:trial_detail", args=[trial_id])).content.decode()
+    assert "worker lost 2 times" in page and "not counted in the trial budget" in page
+    assert "attempt 2 (resumed from its checkpoint after 1 lost worker)" in page
