@@ -180,12 +180,13 @@ def config_rows(search) -> list[tuple[str, str]]:
     objectives = "; ".join(f"{o['metric'].replace('_', ' ')} ({'higher' if o['direction'] == 'max' else 'lower'} "
                            "is better)" for o in (search.objectives or [search.primary_objective]))
     constraints = "; ".join(f"{c['metric']} at most {c['max']:g}" for c in search.constraints) or "none"
-    budget = " and ".join(x for x in (f"{search.max_trials} trials" if search.max_trials else "",
+    trials = f"{search.max_trials} trial{'' if search.max_trials == 1 else 's'}" if search.max_trials else ""
+    budget = " and ".join(x for x in (trials,
                                        f"{search.max_seconds} s" if search.max_seconds else "") if x) or "none"
     warm = ", ".join(s.name for s in search.warm_start_from.all()) or "none"
     estimation = {k: v for k, v in (search.estimation or {}).items() if v not in (None, "")}
     return [
-        ("space", f"{space.label} (10^{space.log10_size():.1f} architectures)"),
+        ("space", f"{space.label} ({space.size():,} architectures)"),
         ("space settings", _json_text(search.space.spec)),
         ("strategy", search.strategy), ("strategy settings", _json_text(search.strategy_settings)),
         ("objectives", objectives), ("constraints", constraints),
