@@ -35,3 +35,42 @@ def test_pareto_figure_from_trials():
     fig = charts.pareto_figure(trials, "params", "min")
     assert fig["data"][0]["x"] == [100, 50, 80]
     assert (fig["data"][1]["x"], fig["data"][1]["y"]) == ([50, 100], [0.8, 0.9])
+
+
+def test_pareto_sweep_matches_the_pairwise_definition_on_random_points():
+    import random
+
+    from devices.charts import dominates
+
+    rng = random.Random(3)
+    for directions in [("min", "max"), ("max", "max"), ("min", "min")]:
+        points = [(rng.randint(0, 30), rng.randint(0, 30)) for _ in range(400)]  # many ties
+        expected = [i for i, p in enumerate(points) if not any(dominates(q, p, directions) for q in points)]
+        assert charts.pareto_indices(points, directions) == expected
+
+
+def test_the_pareto_sweep_is_not_quadratic():
+    import random
+    import time
+
+    rng = random.Random(0)
+    points = [(rng.random(), rng.random()) for _ in range(200_000)]
+    started = time.perf_counter()
+    front = charts.pareto_indices(points, ("min", "max"))
+    assert time.perf_counter() - started < 3 and 0 < len(front) < 200
+
+
+def test_best_line_is_its_improvement_points_carried_to_the_last_trial():
+    points = [(n, v) for n, v in [(1, 0.5), (2, 0.4), (3, 0.7), (4, 0.6), (5, 0.7), (6, 0.65)]]
+    assert charts.improvements(points) == ([1, 3], [0.5, 0.7])
+    fig = charts.best_figure(points)
+    assert (fig["data"][1]["x"], fig["data"][1]["y"]) == ([1, 3, 6], [0.5, 0.7, 0.7])
+
+
+def test_large_scatters_are_webgl_and_thinned_but_keep_the_front():
+    points = [(n, n / 10_000) for n in range(1, 20_001)]
+    fig = charts.best_figure(points)
+    assert fig["data"][0]["type"] == "scattergl" and len(fig["data"][0]["x"]) == charts.MAX_SCATTER_POINTS
+    assert fig["data"][1]["x"][-1] == 20_000 and len(fig["data"][1]["x"]) == 20_000  # every step kept
+    small = charts.best_figure(points[:100])
+    assert small["data"][0]["type"] == "scatter" and len(small["data"][0]["x"]) == 100

@@ -82,3 +82,19 @@ async def test_foreign_origin_is_refused(start_search, owner):
     headers = [h for h in await headers_for(owner) if h[0] != b"origin"] + [(b"origin", b"http://evil.example")]
     communicator, connected, _ = await connect(search.id, headers)
     assert not connected
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+async def test_an_idle_socket_stays_open_for_a_minute_on_the_redis_layer(start_search, owner, settings):
+    """redis-py 8 reads with a 5 s socket timeout by default, as long as channels-redis's blocking
+    read: the consumer used to die (1011) after 5 s without an event. 60 s idle, then one event."""
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    search = await new_search(start_search)
+    communicator, connected, _ = await connect(search.id, await headers_for(owner))
+    assert connected
+    assert await communicator.receive_nothing(timeout=60, interval=1)  # raises if the consumer crashed
+    await database_sync_to_async(services.pause_search)(search)
+    message = await communicator.receive_json_from(timeout=10)
+    assert message["type"] == "batch" and message["events"][-1]["search"]["state"] == "paused"
+    await communicator.disconnect()
