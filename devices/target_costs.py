@@ -9,7 +9,6 @@ by table lookup; the analytical target counts the built model; measured targets 
 from __future__ import annotations
 
 from searches.benchmarks.registry import BENCHMARKS
-
 from searches.engine_data import ModelInputs, build_model
 from searches.models import Search
 from searches.spaces.nb201 import NB201Space
