@@ -161,6 +161,9 @@ NASWEB_QUEUE_PREFIX = envstr("NASWEB_QUEUE_PREFIX")
 
 # A running trial whose heartbeat is older than this is declared lost.
 NASWEB_TRIAL_STALE_SECONDS = envint("NASWEB_TRIAL_STALE_SECONDS", 600, minimum=10)
+# Costs on hardware targets are measured for a search's top k trials by its first objective (and its
+# Pareto front); any other trial on request from the device page.
+NASWEB_MEASURE_TOP_K = envint("NASWEB_MEASURE_TOP_K", 5, minimum=0)
 # Torch CPU threads per training process (0 = torch's default).
 NASWEB_TORCH_THREADS = envint("NASWEB_TORCH_THREADS", 0, minimum=0)
 

@@ -12,7 +12,7 @@ import traceback
 
 from django.conf import settings
 
-from devices.services import costs_for_trial
+from devices.services import schedule_trial_costs
 
 from . import services
 from .engine_data import checkpoint_path, evaluator_for, is_benchmark, load_project_data
@@ -44,9 +44,9 @@ def run_trial(trial_id: int, worker: str) -> None:
     else:
         if metrics is None:
             services.fail_trial(trial_id, "stopped: the search was cancelled or the trial was taken away")
-        else:
-            services.complete_trial(trial_id, metrics)
-            record_device_costs(trial_id)
+        elif services.complete_trial(trial_id, metrics):
+            trial.state, trial.metrics = Trial.COMPLETE, metrics
+            record_device_costs(trial)
     # Every outcome above is final. Only a process that dies mid-training skips this line,
     # and that is the case the checkpoint is for: the redelivered trial resumes from it.
     checkpoint_path(trial_id).unlink(missing_ok=True)
@@ -65,12 +65,13 @@ def _evaluate(trial, device: str) -> dict | None:
     return {**metrics, **target_costs_for_objectives(trial.search, trial.arch)}
 
 
-def record_device_costs(trial_id: int) -> None:
-    """Costs on every hardware target for the comparison page; never fails the trial."""
+def record_device_costs(trial) -> None:
+    """Off the trial path: only a trial that matters (top k, Pareto front) is sent to the measuring
+    workers (devices/services.py: schedule_trial_costs); never fails the trial."""
     try:
-        costs_for_trial(Trial.objects.select_related("search__space", "search__project__dataset").get(id=trial_id))
+        schedule_trial_costs(trial)
     except Exception:
-        log.exception("could not compute device costs for trial %s", trial_id)
+        log.exception("could not schedule device costs for trial %s", trial.id)
 
 
 def _answer_from_benchmark(trial) -> dict:
