@@ -94,5 +94,5 @@ def search_devices_measure(request, search_id):
         messages.warning(request, f"Trial {number or '?'} is not a complete trial of this search.")
     else:
         services.request_trial_costs(trial)
-        messages.success(request, f"Measuring trial {trial.number} on every target: its costs appear as they are stored.")
+        messages.success(request, f"Measuring trial {trial.number} on every target: costs appear as they are stored.")
     return redirect("devices:search_devices", search.id)
