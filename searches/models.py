@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 
 from .spaces.registry import build_space
 from .strategies.base import CANCELLED, COMPLETE, DEFAULT_OBJECTIVE, FAILED, PRUNED, QUEUED, RUNNING
@@ -159,11 +159,9 @@ class Trial(models.Model):
             models.UniqueConstraint(fields=["search", "arch_key"], name="trial_arch_unique_in_search"),
         ]
         indexes = [
-            # The leaderboard's sorts and filters (searches/queries.py), trials without a value last.
-            models.Index(F("search"), F("val_accuracy").desc(nulls_last=True), F("number"),
-                         name="trial_board_val_idx"),
-            models.Index(F("search"), F("state"), F("val_accuracy").desc(nulls_last=True), F("number"),
-                         name="trial_board_state_val_idx"),
+            # The leaderboard's sorts and filters (searches/queries.py). On PostgreSQL migration 0006 adds
+            # the same sorts with trials without a value last (NULLS LAST, which SQLite indexes lack).
+            models.Index(fields=["search", "-val_accuracy"], name="trial_leaderboard_idx"),
             models.Index(fields=["search", "params", "number"], name="trial_board_params_idx"),
             models.Index(fields=["search", "state"], name="trial_state_idx"),
         ]
