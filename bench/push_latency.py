@@ -161,7 +161,8 @@ def main() -> None:
     frames = statistics.fmean(r["frames"] for r in received) / max(span, 1e-9)
     print(f"events written: {len(sent)} in {span:.1f} s = {len(sent) / span:.0f} events/s; "
           f"frames per client: {frames:.1f}/s")
-    print(f"commit -> receipt over {len(latencies):,} (client, event) pairs: p50 {1000 * statistics.median(latencies):.0f}"
+    p50 = statistics.median(latencies)
+    print(f"commit -> receipt over {len(latencies):,} (client, event) pairs: p50 {1000 * p50:.0f}"
           f" ms, p95 {1000 * p95:.0f} ms, max {1000 * latencies[-1]:.0f} ms; missed {missed} of "
           f"{len(committed) * len(received):,}")
     print(load())

@@ -98,7 +98,7 @@ def state_counts(search: Search) -> dict[str, int]:
 def best_trial(search: Search) -> dict | None:
     objective = search.primary_objective
     key = metric_expression(objective["metric"])
-    order = key.desc() if objective["direction"] == "max" else key.asc()
+    order = key.desc(nulls_last=True) if objective["direction"] == "max" else key.asc(nulls_last=True)
     trial = (Trial.objects.filter(search=search, state=Trial.COMPLETE).annotate(value=key)
              .filter(value__isnull=False).order_by(order, "number").first())
     return trial_payload(trial) if trial else None
@@ -135,6 +135,11 @@ def chart_points(search: Search) -> dict:
         if b is not None:
             pareto.append((b, a, number))
     return {"best": best, "pareto": pareto}
+
+
+def stream_position(search: Search) -> tuple[str, int]:
+    """(incarnation, last number) of the search's event stream: any change to its trials moves it."""
+    return event_log().position(search.id)
 
 
 def events_after(search: Search, after: int, incarnation: str) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -158,7 +159,14 @@ def search_leaderboard(request, search_id):
 
 @login_required
 def search_charts(request, search_id):
-    return JsonResponse(search_charts_state(search_for_user(request.user, search_id)))
+    """Cached per position of the search's event stream: a new event (a trial done) makes new charts."""
+    search = search_for_user(request.user, search_id)
+    key = f"search-charts:{search.id}:{':'.join(map(str, queries.stream_position(search)))}"
+    figures = cache.get(key)
+    if figures is None:
+        figures = search_charts_state(search)
+        cache.set(key, figures, 300)
+    return JsonResponse(figures)
 
 
 @login_required
