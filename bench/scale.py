@@ -171,8 +171,8 @@ def main() -> None:
                 print(f"  {name:38s} {timings}  {runs[0][2]:>10,} bytes")
             figures = chromium(base + page, cookie)
             print("  chromium: first paint {first_paint:.0f} ms, first contentful paint "
-                  "{first_contentful_paint:.0f} ms, charts drawn {charts_drawn:.0f} ms, longest main-thread task {longest_task:.0f} ms"
-                  " ({long_tasks} tasks over 50 ms)".format(**figures))
+                  "{first_contentful_paint:.0f} ms, charts drawn {charts_drawn:.0f} ms, "
+                  "longest main-thread task {longest_task:.0f} ms ({long_tasks} tasks over 50 ms)".format(**figures))
     print(f"\n{load()}")
 
 
