@@ -11,7 +11,7 @@ TEST_DATABASE_URL ?= postgres://127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: install run serve worker gpu-worker beat test services chromium lint bench clean
+.PHONY: install run serve worker measure-worker gpu-worker beat test services chromium lint bench clean
 
 install: $(STAMP)
 
@@ -31,6 +31,11 @@ run: install
 # A Celery worker for another host: set DATABASE_URL and REDIS_URL to the shared services.
 worker: install
 	$(PY) -m celery -A nasweb worker -Q default,cpu --loglevel INFO --concurrency $${WORKER_CONCURRENCY:-1}
+
+# A measuring worker: device costs of the trials that matter, and its own machine as a measured target
+# (consumes `measure` and `measure.<its target id>`); trial workers never measure.
+measure-worker: install
+	$(PY) -m celery -A nasweb worker -Q measure --loglevel INFO --concurrency 1 -n measure@%h
 
 gpu-worker: install
 	$(PY) -m celery -A nasweb worker -Q gpu --loglevel INFO --concurrency 1 -n gpu@%h

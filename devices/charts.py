@@ -6,6 +6,8 @@ figures as they come, so the drawing rules live here only.
 
 from __future__ import annotations
 
+from searches import charts as search_charts
+
 from .units import format_cost
 
 TRIAL_COLOURS = ("#1f6feb", "#d1242f", "#1a7f37", "#bf8700", "#8250df", "#0a7ea4", "#cf222e", "#57606a")
@@ -23,8 +25,10 @@ def dominates(p: tuple, q: tuple, senses: tuple[str, ...]) -> bool:
 
 
 def pareto_indices(points: list[tuple], senses: tuple[str, ...] = ("min", "max")) -> list[int]:
-    """Indices (ascending) of the points no other point dominates. O(n^2): fronts are drawn for one
-    search's trials, hundreds at most."""
+    """Indices (ascending) of the points no other point dominates: two objectives by a sort and a
+    sweep (O(n log n), searches/charts.py), more by pairwise comparison."""
+    if len(senses) == 2:
+        return search_charts.pareto_indices(points, senses)
     return [i for i, p in enumerate(points) if not any(dominates(q, p, senses) for q in points)]
 
 

@@ -72,6 +72,9 @@ class Measurement(models.Model):
                               related_name="measurements")
     space_kind = models.CharField(max_length=40)
     arch = models.JSONField()
+    #: What the costs depend on (space kind and settings, dataset, architecture key), hashed: a second
+    #: trial of the same architecture, in any search, reuses the done measurement instead of measuring.
+    cost_key = models.CharField(max_length=40, blank=True, db_index=False)
     state = models.CharField(max_length=10, choices=STATES, default=QUEUED)
     #: latency_ms (+ median/p90 ...), batch, backend, threads for measured and benchmark targets;
     #: params, macs, flops, memory, size and energy for the analytical one.
@@ -91,6 +94,7 @@ class Measurement(models.Model):
         indexes = [
             models.Index(fields=["target", "space_kind"], name="measurement_target_space_idx"),
             models.Index(fields=["state", "started_at"], name="measurement_state_idx"),
+            models.Index(fields=["target", "cost_key", "state"], name="measurement_reuse_idx"),
         ]
 
     def __str__(self):

@@ -6,6 +6,15 @@ counts MACs, FLOPs, memory, size and energy of the built model; both are compute
 asks. Measured targets time the model on a real worker: each registers itself when it starts and
 consumes its own queue, `measure.<target id>`.
 
+Costs are off the trial path. When a trial completes, the runner asks schedule_trial_costs whether it
+matters (the search's top NASWEB_MEASURE_TOP_K by its first objective, or on the Pareto front of its
+first two): a trial that does not costs two queries and no task; one that does gets its costs on
+every target, reused where a done measurement of the same architecture exists (cost_key: space,
+settings, dataset and architecture key, in any search), and the rest is sent to the measuring
+workers (`make measure-worker`): one costs_for_trial task on the `measure` queue for the analytical
+and edge targets, and measured targets' jobs on their own `measure.<id>` queues. The device page
+asks for any other trial on request.
+
 A trial's cost on a target is a Measurement row that is also its job: queued -> running -> done or
 failed, claimed with a conditional update so a redelivered task never measures twice. Writes the
 browser should see schedule the search's "trial.update" event on commit, which makes the device
@@ -15,13 +24,17 @@ comparison page refetch. Errors a user can cause are raised as ValidationError k
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, FloatField, Q
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from searches import dispatch, events
@@ -193,7 +206,7 @@ def record_measurement(target: HardwareTarget, metrics: dict, *, trial: Trial | 
                 raise ValueError("a measurement without a trial needs the arch and its space kind")
             return Measurement.objects.create(target=target, arch=arch, space_kind=space_kind, **fields)
         measurement, _ = Measurement.objects.update_or_create(
-            trial=trial, target=target, defaults={**fields, "arch": trial.arch, "space_kind": _space_kind(trial)})
+            trial=trial, target=target, defaults={**fields, **_job_defaults(trial)})
         events.trial_changed(trial)
     return measurement
 
@@ -202,10 +215,21 @@ def _space_kind(trial: Trial) -> str:
     return trial.search.space.kind
 
 
+def cost_key(trial: Trial) -> str:
+    """What an architecture's costs depend on, hashed: the space (kind and settings), the dataset (its
+    input shape and classes) and the architecture's canonical key. Equal keys, equal costs."""
+    search = trial.search
+    facts = [search.space.kind, search.space.spec, search.project.dataset_id, trial.arch_key]
+    return hashlib.sha1(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _job_defaults(trial: Trial) -> dict:
+    return {"arch": trial.arch, "space_kind": _space_kind(trial), "cost_key": cost_key(trial)}
+
+
 def _claim(trial: Trial, target: HardwareTarget) -> Measurement | None:
     """Queued (or stale running) -> running for exactly one caller; None when done or taken."""
-    measurement, _ = Measurement.objects.get_or_create(
-        trial=trial, target=target, defaults={"arch": trial.arch, "space_kind": _space_kind(trial)})
+    measurement, _ = Measurement.objects.get_or_create(trial=trial, target=target, defaults=_job_defaults(trial))
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.NASWEB_MEASUREMENT_STALE_SECONDS)
     claimable = Q(state=Measurement.QUEUED) | Q(state=Measurement.RUNNING, started_at__lt=cutoff)
@@ -225,6 +249,10 @@ def _measure(trial: Trial, target: HardwareTarget, model_for=None) -> bool:
     measurement = _claim(trial, target)
     if measurement is None:
         return False
+    earlier = _done_elsewhere([target], measurement.cost_key or cost_key(trial), trial).get(target.id)
+    if earlier is not None:  # the same architecture was measured on this target already
+        _finish(measurement, Measurement.DONE, metrics=earlier)
+        return True
     try:
         metrics = arch_costs(trial.search, trial.arch, target, model_for)
     except Exception as exc:  # stored on the measurement: one bad model must not stop the others
@@ -235,8 +263,19 @@ def _measure(trial: Trial, target: HardwareTarget, model_for=None) -> bool:
     return True
 
 
+def _done_elsewhere(targets, key: str, trial: Trial) -> dict[int, dict]:
+    """target id -> metrics of a done measurement with this cost key (another trial's), one query."""
+    rows = (Measurement.objects.filter(target__in=targets, cost_key=key, state=Measurement.DONE)
+            .exclude(trial=trial).order_by("target_id", "-finished_at").values_list("target_id", "metrics"))
+    found: dict[int, dict] = {}
+    for target_id, metrics in rows:
+        found.setdefault(target_id, metrics)
+    return found
+
+
 def _trial(trial_id: int) -> Trial | None:
     return Trial.objects.select_related("search__space", "search__project__dataset").filter(id=trial_id).first()
+
 
 
 def measure_trial_on_target(trial_id: int, target_id: int) -> Measurement | None:
@@ -255,8 +294,8 @@ def request_measurement(trial: Trial, target: HardwareTarget) -> Measurement:
     """Queue the trial on the target's worker. A missing or still queued job is (re)sent: the
     claim makes a duplicate message harmless; done, running and failed jobs are left alone."""
     with transaction.atomic():
-        measurement, created = Measurement.objects.get_or_create(
-            trial=trial, target=target, defaults={"arch": trial.arch, "space_kind": _space_kind(trial)})
+        measurement, created = Measurement.objects.get_or_create(trial=trial, target=target,
+                                                                 defaults=_job_defaults(trial))
         if created or measurement.state == Measurement.QUEUED:
             dispatch.measure_later(trial.id, target.id)
     return measurement
@@ -275,10 +314,10 @@ def costs_for_trial(trial: Trial, targets=None) -> dict[int, Measurement | None]
         return {}
     targets = list(targets) if targets is not None else _targets_for(trial.search)
     model_for = functools.cache(lambda: build_model(trial.search, trial.arch))
-    computed = False
-    for target in targets:
-        if not target_applies(target, trial.search.space.kind):
-            continue
+    applicable = [t for t in targets if target_applies(t, trial.search.space.kind)]
+    have = set(Measurement.objects.filter(trial=trial, target__in=applicable).values_list("target_id", flat=True))
+    computed = _reuse(trial, [t for t in applicable if t.id not in have]) > 0
+    for target in applicable:
         if not target.is_measured:
             computed |= _measure(trial, target, model_for)
         elif not settings.NASWEB_EMBEDDED_WORKER:
@@ -290,8 +329,80 @@ def costs_for_trial(trial: Trial, targets=None) -> dict[int, Measurement | None]
 
 
 def _targets_for(search: Search) -> list[HardwareTarget]:
-    ensure_default_targets()
+    if missing_default_targets():  # one query on the trial path; the five inserts happen once
+        ensure_default_targets()
     return list(targets_for_search(search))
+
+
+def _reuse(trial: Trial, targets) -> int:
+    """Copy done measurements of the same architecture (any search) for this trial; how many."""
+    if not targets:
+        return 0
+    key = cost_key(trial)
+    found = _done_elsewhere(targets, key, trial)
+    now = timezone.now()
+    rows = [Measurement(trial=trial, target_id=target_id, arch=trial.arch, space_kind=_space_kind(trial),
+                        cost_key=key, state=Measurement.DONE, metrics=metrics, finished_at=now)
+            for target_id, metrics in found.items()]
+    Measurement.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+# --- which trials are measured -----------------------------------------------------------------
+def _value(metric: str):
+    if metric in ("val_accuracy", "params"):
+        return F(metric)
+    return Cast(KeyTextTransform(metric, "metrics"), FloatField())
+
+
+def _as_good(alias: str, direction: str, value, strictly: bool = False) -> Q:
+    """alias's value is at least as good as `value` (strictly better when asked), in SQL."""
+    op = ("gt" if strictly else "gte") if direction == "max" else ("lt" if strictly else "lte")
+    return Q(**{f"{alias}__{op}": value})
+
+
+def trial_matters(trial: Trial, top_k: int | None = None) -> bool:
+    """In the search's top k by its first objective, or not beaten on both of its first two objectives
+    (the Pareto front as it stands); one or two queries, on the trials' values only."""
+    top_k = settings.NASWEB_MEASURE_TOP_K if top_k is None else top_k
+    objectives = trial.search.objectives or [trial.search.primary_objective]
+    first, metrics = objectives[0], trial.metrics or {}
+    value = metrics.get(first["metric"])
+    if not isinstance(value, (int, float)):
+        return False
+    peers = (Trial.objects.filter(search_id=trial.search_id, state=Trial.COMPLETE).exclude(id=trial.id)
+             .annotate(a=_value(first["metric"])))
+    if top_k and peers.filter(_as_good("a", first["direction"], value, strictly=True)).count() < top_k:
+        return True
+    if len(objectives) < 2 or not isinstance(metrics.get(objectives[1]["metric"]), (int, float)):
+        return False
+    second = objectives[1]
+    other = metrics[second["metric"]]
+    beaten = peers.annotate(b=_value(second["metric"])).filter(
+        (_as_good("a", first["direction"], value) & _as_good("b", second["direction"], other, strictly=True))
+        | (_as_good("a", first["direction"], value, strictly=True) & _as_good("b", second["direction"], other)))
+    return not beaten.exists()
+
+
+def schedule_trial_costs(trial: Trial) -> bool:
+    """The trial path's cost bookkeeping: a trial that matters gets its costs from the measuring
+    workers (one task; the measured targets' jobs follow from it); True when it was sent."""
+    if trial.state != Trial.COMPLETE or not trial_matters(trial):
+        return False
+    dispatch.costs_for_trial_later(trial.id)
+    return True
+
+
+def request_trial_costs(trial: Trial) -> None:
+    """Any trial on request (the device page): its costs on every target, from the measuring workers."""
+    if trial.state == Trial.COMPLETE:
+        dispatch.costs_for_trial_later(trial.id)
+
+
+def costs_for_trial_id(trial_id: int) -> dict[int, Measurement | None]:
+    """The costs_for_trial task's body: unknown ids return quietly."""
+    trial = _trial(trial_id)
+    return costs_for_trial(trial) if trial is not None else {}
 
 
 def costs_for_search(search_id: int) -> int:

@@ -1,5 +1,7 @@
-"""A Celery worker registers its machine as a measured target when it starts, then consumes that
-target's queue, `measure.<target id>`, besides the queues it was started with (`make worker`)."""
+"""A measuring worker (`make measure-worker`: a Celery worker on the `measure` queue) registers its
+machine as a measured target when it starts, then consumes that target's queue, `measure.<target id>`,
+besides the queues it was started with. Trial workers (`make worker`, not on `measure`) register
+nothing and measure nothing: their slots train."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import logging
 import torch
 from celery.signals import worker_ready
 
-from searches.dispatch import queue_name
+from searches.dispatch import MEASURE_QUEUE, queue_name
 
 from . import services
 from .costs import measure
@@ -27,9 +29,12 @@ def consumed_queue_names(consumer) -> list[str]:
 
 @worker_ready.connect(dispatch_uid="devices.consume_own_measure_queue")
 def consume_own_measure_queue(sender, **kwargs) -> str | None:
-    """`sender` is the worker's consumer. A failed registration is logged: the worker still trains."""
+    """`sender` is the worker's consumer. A failed registration is logged: the worker still starts."""
+    queues = consumed_queue_names(sender)
+    if queue_name(MEASURE_QUEUE) not in queues:
+        return None  # a trial worker
     try:
-        queue = services.worker_measure_queue(measure.host_specs(), worker_device(consumed_queue_names(sender)))
+        queue = services.worker_measure_queue(measure.host_specs(), worker_device(queues))
     except Exception:
         log.exception("could not register this worker as a hardware target")
         return None

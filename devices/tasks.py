@@ -1,9 +1,10 @@
 """Celery tasks: thin wrappers that take ids and call devices/services.py.
 
-measure_trial_on_target goes to the target's own queue, `measure.<target id>`, which only the
-worker that registered that target consumes (devices/signals.py), so a measured latency is always
-timed on the machine it names. Analytical and benchmark targets need no particular machine: any
-process computes them, the task included. The writers send these by name through searches/dispatch.py.
+All run on measuring workers (`make measure-worker`), never on a trial worker: costs_for_trial and
+costs_for_search on the shared `measure` queue, measure_trial_on_target on the target's own queue,
+`measure.<target id>`, which only the measuring worker that registered that target consumes
+(devices/signals.py), so a measured latency is always timed on the machine it names. Analytical and
+benchmark targets need no particular machine. The writers send these by name through searches/dispatch.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ from . import services
              time_limit=900)
 def measure_trial_on_target(trial_id: int, target_id: int) -> None:
     services.measure_trial_on_target(trial_id, target_id)
+
+
+@shared_task(name=dispatch.COSTS_FOR_TRIAL, acks_late=True, max_retries=0, soft_time_limit=900, time_limit=1200)
+def costs_for_trial(trial_id: int) -> None:
+    services.costs_for_trial_id(trial_id)
 
 
 @shared_task(name=dispatch.COSTS_FOR_SEARCH, acks_late=True, max_retries=0, soft_time_limit=1800, time_limit=2400)

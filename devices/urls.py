@@ -14,4 +14,5 @@ urlpatterns = [
     path("searches/<int:search_id>/devices/", views.search_devices, name="search_devices"),
     path("searches/<int:search_id>/devices/data.json", views.search_devices_data, name="search_devices_data"),
     path("searches/<int:search_id>/devices/compute/", views.search_devices_compute, name="search_devices_compute"),
+    path("searches/<int:search_id>/devices/measure/", views.search_devices_measure, name="search_devices_measure"),
 ]

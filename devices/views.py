@@ -109,3 +109,18 @@ def search_devices_compute(request, search_id):
     services.request_search_costs(search)
     messages.success(request, "Computing the missing costs: they appear here as they are stored.")
     return redirect("devices:search_devices", search.id)
+
+
+@login_required
+@require_POST
+def search_devices_measure(request, search_id):
+    """Any one trial on request: its costs on every target, from the measuring workers."""
+    search = search_for_user(request.user, search_id)
+    number = request.POST.get("number", "")
+    trial = search.trials.filter(number=int(number)).first() if number.isdigit() else None
+    if trial is None or trial.state != "complete":
+        messages.warning(request, f"Trial {number or '?'} is not a complete trial of this search.")
+    else:
+        services.request_trial_costs(trial)
+        messages.success(request, f"Measuring trial {trial.number} on every target: costs appear as they are stored.")
+    return redirect("devices:search_devices", search.id)

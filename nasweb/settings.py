@@ -139,11 +139,25 @@ REDIS_URL = redis_url(envstr("REDIS_URL"))
 NASWEB_EMBEDDED_WORKER = envbool("NASWEB_EMBEDDED_WORKER", not REDIS_URL)
 NASWEB_EMBEDDED_THREADS = envint("NASWEB_EMBEDDED_THREADS", 1, minimum=1)
 
+# channels-redis waits for a socket's next message with a 5 s blocking read on Redis
+# (RedisChannelLayer.brpop_timeout); redis-py 8 gives every connection a 5 s socket timeout by
+# default, so an idle socket's read timed out before Redis answered and the consumer died (1011).
+# The client's timeout must outlast the blocking read: NASWEB_REDIS_SOCKET_TIMEOUT (default 30 s,
+# at least 10) still bounds a read from a Redis that went away.
+CHANNEL_REDIS_BLOCKING_READ_SECONDS = 5
+NASWEB_REDIS_SOCKET_TIMEOUT = envint("NASWEB_REDIS_SOCKET_TIMEOUT", 30, minimum=2 * CHANNEL_REDIS_BLOCKING_READ_SECONDS)
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": envstr("NASWEB_CHANNEL_PREFIX", "nasweb")},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": NASWEB_REDIS_SOCKET_TIMEOUT,
+                           "socket_connect_timeout": 5, "socket_keepalive": True}],
+                "prefix": envstr("NASWEB_CHANNEL_PREFIX", "nasweb"),
+                # Room for bursts: the consumer drains its channel into batched frames (searches/consumers.py).
+                "capacity": 1000,
+            },
         }
     }
 else:
@@ -188,6 +202,9 @@ NASWEB_TRIAL_RESEND_SECONDS = envint("NASWEB_TRIAL_RESEND_SECONDS", 60, minimum=
 NASWEB_SWEEP_SECONDS = envint("NASWEB_SWEEP_SECONDS", 5, minimum=1)
 # A device measurement still running after this long is taken over by another claim.
 NASWEB_MEASUREMENT_STALE_SECONDS = envint("NASWEB_MEASUREMENT_STALE_SECONDS", 900, minimum=10)
+# Costs on hardware targets are measured for a search's top k trials by its first objective (and its
+# Pareto front); any other trial on request from the device page.
+NASWEB_MEASURE_TOP_K = envint("NASWEB_MEASURE_TOP_K", 5, minimum=0)
 # Torch CPU threads per training process (0 = torch's default).
 NASWEB_TORCH_THREADS = envint("NASWEB_TORCH_THREADS", 0, minimum=0)
 #: Trained weights kept per search for export: the best k completed trials by the primary objective

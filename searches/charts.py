@@ -1,19 +1,36 @@
 """Plotly figures built from plain data (lists of trial dicts), no Django.
 
-The search page draws these on load and refetches them (searches/<id>/data.json)
-when a websocket event says a trial changed, so the rules live here only.
+The search page fetches them once (searches/<id>/charts.json) and then keeps them current from the
+websocket's deltas (static/js/search_live.js); at any size the figures carry every improvement of the
+best-so-far line and every point of the Pareto front, and at most MAX_SCATTER_POINTS other points.
 """
 
 from __future__ import annotations
-
-import numpy as np
-
-from .strategies.nsga2 import non_dominated_fronts
 
 # Above the plot: below it, a horizontal legend collides with the x-axis title.
 LEGEND_ON_TOP = {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"}
 METRIC_LABELS = {"val_accuracy": "validation accuracy", "test_accuracy": "test accuracy", "params": "parameters",
                  "train_seconds": "training seconds"}
+
+
+#: Beyond this many points a scatter is drawn with WebGL (scattergl), beyond the second it is thinned.
+WEBGL_ABOVE, MAX_SCATTER_POINTS = 2000, 5000
+
+
+def _better(a, b, direction: str) -> bool:
+    return a > b if direction == "max" else a < b
+
+
+def improvements(points: list[tuple[int, float]], direction: str = "max") -> tuple[list, list]:
+    """(trial numbers, values) where the best value so far improved, from (number, value) pairs: the
+    best-so-far line is these steps (drawn as "hv"), however many trials lie between them."""
+    xs, ys, best = [], [], None
+    for number, value in sorted(points):
+        if value is not None and (best is None or _better(value, best, direction)):
+            best = value
+            xs.append(number)
+            ys.append(value)
+    return xs, ys
 
 
 def best_so_far(trials: list[dict], metric: str = "val_accuracy", direction: str = "max") -> tuple[list, list]:
@@ -23,21 +40,46 @@ def best_so_far(trials: list[dict], metric: str = "val_accuracy", direction: str
         value = (t.get("metrics") or {}).get(metric)
         if t["state"] != "complete" or value is None:
             continue
-        if best is None or (value > best if direction == "max" else value < best):
+        if best is None or _better(value, best, direction):
             best = value
         xs.append(t["number"])
         ys.append(best)
     return xs, ys
 
 
+def thin(points: list, limit: int = MAX_SCATTER_POINTS) -> list:
+    """At most `limit` points, evenly spread over the list (its order kept); all of them when fewer."""
+    if len(points) <= limit:
+        return points
+    step = len(points) / limit
+    return [points[int(i * step)] for i in range(limit)]
+
+
+def scatter_trace(points: list) -> dict:
+    """Plotly's SVG scatter slows past a few thousand points: WebGL above WEBGL_ABOVE, thinned above
+    MAX_SCATTER_POINTS (the front or the best line, drawn in full, carries what matters)."""
+    return {"type": "scattergl" if len(points) > WEBGL_ABOVE else "scatter", "mode": "markers"}
+
+
 def best_so_far_figure(trials: list[dict], metric: str = "val_accuracy", direction: str = "max") -> dict:
-    done = [t for t in trials if t["state"] == "complete" and (t.get("metrics") or {}).get(metric) is not None]
-    xs, ys = best_so_far(trials, metric, direction)
+    points = [(t["number"], t["metrics"][metric]) for t in trials
+              if t["state"] == "complete" and (t.get("metrics") or {}).get(metric) is not None]
+    return best_figure(points, metric, direction)
+
+
+def best_figure(points: list[tuple[int, float]], metric: str = "val_accuracy", direction: str = "max",
+                total: int | None = None) -> dict:
+    """From (trial number, value) of the complete trials: every trial (thinned) and the best-so-far
+    steps, carried on to the last trial."""
+    points = sorted(points)
+    xs, ys = improvements(points, direction)
+    if points and xs[-1] != points[-1][0]:
+        xs, ys = xs + [points[-1][0]], ys + [ys[-1]]
+    shown = thin(points)
     return {
         "data": [
-            {"type": "scatter", "mode": "markers", "name": "trial",
-             "x": [t["number"] for t in done], "y": [t["metrics"][metric] for t in done],
-             "marker": {"color": "#9aa5b1", "size": 7}},
+            {**scatter_trace(points), "name": "trial", "x": [p[0] for p in shown], "y": [p[1] for p in shown],
+             "marker": {"color": "#9aa5b1", "size": 7 if len(points) <= WEBGL_ABOVE else 4}},
             {"type": "scatter", "mode": "lines+markers", "name": "best so far", "line": {"shape": "hv"},
              "x": xs, "y": ys, "marker": {"color": "#1f6feb"}},
         ],
@@ -48,6 +90,7 @@ def best_so_far_figure(trials: list[dict], metric: str = "val_accuracy", directi
             "legend": LEGEND_ON_TOP,
             "height": 320,
         },
+        "meta": {"points": len(points), "shown": len(shown)},
     }
 
 
@@ -79,24 +122,38 @@ def _value(trial: dict, metric: str):
 
 
 def pareto_indices(points: list[tuple[float, float]], directions: tuple[str, str]) -> list[int]:
-    """Indices of the points no other point beats on both objectives."""
-    if not points:
-        return []
-    signs = np.array([1.0 if d == "max" else -1.0 for d in directions])
-    return sorted(non_dominated_fronts(np.array(points, dtype=float) * signs)[0])
+    """Indices (ascending) of the points no other point beats on both objectives: a sort and one sweep,
+    O(n log n). Equal points do not beat each other, so each copy of a front point is on the front."""
+    signs = [1.0 if d == "max" else -1.0 for d in directions]
+    oriented = [(p[0] * signs[0], p[1] * signs[1]) for p in points]
+    order = sorted(range(len(points)), key=lambda i: (-oriented[i][0], -oriented[i][1]))
+    front, best_y, last = [], None, None
+    for i in order:  # best x first; a point is on the front when no better x had as good a y
+        x, y = oriented[i]
+        if best_y is None or y > best_y or (x, y) == last:
+            front.append(i)
+            last = (x, y)
+            best_y = y if best_y is None else max(best_y, y)
+    return sorted(front)
 
 
 def pareto_figure(trials: list[dict], x_metric: str, x_direction: str,
                   y_metric: str = "val_accuracy", y_direction: str = "max", labels: dict | None = None) -> dict:
-    done = [t for t in trials if t["state"] == "complete"
+    done = [(_value(t, x_metric), _value(t, y_metric), t["number"]) for t in trials if t["state"] == "complete"
             and _value(t, x_metric) is not None and _value(t, y_metric) is not None]
-    points = [(_value(t, x_metric), _value(t, y_metric)) for t in done]
-    front = sorted(points[i] + (done[i]["number"],) for i in pareto_indices(points, (x_direction, y_direction)))
+    return pareto_points_figure(done, x_metric, x_direction, y_metric, y_direction, labels)
+
+
+def pareto_points_figure(points: list[tuple[float, float, int]], x_metric: str, x_direction: str,
+                         y_metric: str = "val_accuracy", y_direction: str = "max", labels: dict | None = None) -> dict:
+    """From (x, y, trial number) of the complete trials: every trial (thinned) and the whole front."""
+    front = sorted(points[i] for i in pareto_indices([p[:2] for p in points], (x_direction, y_direction)))
+    shown = thin(points)
     return {
         "data": [
-            {"type": "scatter", "mode": "markers", "name": "trial", "x": [p[0] for p in points],
-             "y": [p[1] for p in points], "text": [f"trial {t['number']}" for t in done],
-             "marker": {"color": "#9aa5b1", "size": 7}},
+            {**scatter_trace(points), "name": "trial", "x": [p[0] for p in shown],
+             "y": [p[1] for p in shown], "text": [f"trial {p[2]}" for p in shown],
+             "marker": {"color": "#9aa5b1", "size": 7 if len(points) <= WEBGL_ABOVE else 4}},
             {"type": "scatter", "mode": "lines+markers", "name": "Pareto front", "line": {"shape": "hv"},
              "x": [p[0] for p in front], "y": [p[1] for p in front], "text": [f"trial {p[2]}" for p in front],
              "marker": {"color": "#d1242f", "size": 9}},
@@ -107,6 +164,7 @@ def pareto_figure(trials: list[dict], x_metric: str, x_direction: str,
                       "type": "log" if x_metric == "params" else "linear"},
             "yaxis": {"title": {"text": metric_label(y_metric, labels)}},
         },
+        "meta": {"points": len(points), "shown": len(shown), "directions": [x_direction, y_direction]},
     }
 
 

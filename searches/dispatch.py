@@ -24,6 +24,10 @@ RUN_ONESHOT = "searches.run_oneshot"
 MEASURE_TRIAL_ON_TARGET = "devices.measure_trial_on_target"
 COSTS_FOR_SEARCH = "devices.costs_for_search"
 SWEEP = SWEEP_TASK
+COSTS_FOR_TRIAL = "devices.costs_for_trial"
+#: The measuring workers' shared queue (`make measure-worker`): costs of the trials that matter, of a
+#: search on request; a trial worker never consumes it.
+MEASURE_QUEUE = "measure"
 
 #: (task name, args) -> None; runs the work in this process when there is no broker.
 LocalExecutor = Callable[[str, tuple], None]
@@ -60,7 +64,11 @@ def measure_later(trial_id: int, target_id: int) -> None:
 
 
 def costs_for_search_later(search_id: int) -> None:
-    send_on_commit(COSTS_FOR_SEARCH, (search_id,), queue_name("default"))
+    send_on_commit(COSTS_FOR_SEARCH, (search_id,), queue_name(MEASURE_QUEUE))
+
+
+def costs_for_trial_later(trial_id: int) -> None:
+    send_on_commit(COSTS_FOR_TRIAL, (trial_id,), queue_name(MEASURE_QUEUE))
 
 
 def use_local_executor(executor: LocalExecutor | None) -> None:

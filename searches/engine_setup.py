@@ -65,9 +65,11 @@ def target_costs_for_objectives(search: Search, arch: dict) -> dict:
     return {key: cost_counter(search, key)(arch) for key in sorted(keys) if "@" in key}
 
 
-def history_for(search: Search, trials=None) -> list[TrialRecord]:
+def history_for(search: Search, trials=None, curves: bool = True) -> list[TrialRecord]:
+    """The search's trials as the engine sees them; `curves=False` leaves the per-epoch curves out
+    (only pruners read them; strategies never do), which saves reading every epoch row."""
     trials = trials if trials is not None else search.trials.all()
-    curves = _curves(search, trials)
+    curves = _curves(search, trials) if curves else {}
     return [
         TrialRecord(t.number, t.arch, t.state, t.metrics, tuple(curves.get(t.id, ())))
         for t in sorted(trials, key=lambda t: t.number)

@@ -1,4 +1,9 @@
-"""Realtime events: one Channels group per search, sent after the write commits."""
+"""Realtime events: one Channels group per search, sent after the write commits.
+
+Every event is numbered in its search's stream (searches/event_log.py) before it is sent, so a page
+knows what it has seen: the socket's consumer batches events into frames (searches/consumers.py) and
+a page that reconnects asks for the events after its last number (views.search_events).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+from .event_log import event_log
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +53,29 @@ def search_payload(search) -> dict:
     }
 
 
-def send_now(search_id: int, message: dict) -> None:
-    """Send to the search's group; a broken channel layer must not undo the write."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
+def client_event(message: dict) -> dict:
+    """What the browser gets for a message of the writers: {"type": "trial" | "metric" | "search" |
+    "oneshot", ...} without the Channels handler name."""
+    kind = message["type"].split(".")[0]
+    return {k: v for k, v in message.items() if k != "type"} | {"type": kind}
+
+
+def send_now(search_id: int, message: dict) -> int | None:
+    """Number the event in the search's stream, keep it for catching up, and send it to the search's
+    group; returns its sequence number. A broken layer or log must not undo the write."""
+    event = client_event(message)
     try:
-        async_to_sync(layer.group_send)(group_name(search_id), message)
-    except Exception:  # the data is saved; a missed push is recovered by the page's reload
-        log.exception("could not push %s for search %s", message.get("type"), search_id)
+        event["seq"], event["log"] = event_log().append(search_id, event)
+    except Exception:  # the data is saved; the page finds the gap and reloads its summary
+        log.exception("could not number %s for search %s", event["type"], search_id)
+        return None
+    layer = get_channel_layer()
+    if layer is not None:
+        try:
+            async_to_sync(layer.group_send)(group_name(search_id), {"type": "search.event", "event": event})
+        except Exception:  # a missed push is recovered by the page asking for what came after its last number
+            log.exception("could not push %s for search %s", event["type"], search_id)
+    return event["seq"]
 
 
 def send_on_commit(search_id: int, message: dict) -> None:

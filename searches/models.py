@@ -168,7 +168,10 @@ class Trial(models.Model):
             models.UniqueConstraint(fields=["search", "arch_key"], name="trial_arch_unique_in_search"),
         ]
         indexes = [
+            # The leaderboard's sorts and filters (searches/queries.py). On PostgreSQL migration 0006 adds
+            # the same sorts with trials without a value last (NULLS LAST, which SQLite indexes lack).
             models.Index(fields=["search", "-val_accuracy"], name="trial_leaderboard_idx"),
+            models.Index(fields=["search", "params", "number"], name="trial_board_params_idx"),
             models.Index(fields=["search", "state"], name="trial_state_idx"),
         ]
 

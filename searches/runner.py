@@ -17,7 +17,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
-from devices.services import costs_for_trial
+from devices.services import schedule_trial_costs
 
 from . import services
 from .engine_data import checkpoint_path, checkpoints_of, evaluator_for, is_benchmark, load_project_data
@@ -81,7 +81,8 @@ def _run_claimed(trial, device: str, heartbeat: Heartbeat) -> None:
             log.warning("trial %s: attempt %s lost its claim and stopped", trial.id, attempt)
         return  # pruned, cancelled or taken over: whoever did it wrote the final state
     if services.complete_trial(trial.id, metrics, attempt=attempt):
-        record_device_costs(trial.id)
+        trial.state, trial.metrics = Trial.COMPLETE, metrics
+        record_device_costs(trial)
 
 
 def _holder_is_dead(trial_id: int, row: dict, worker: str) -> bool:
@@ -176,12 +177,13 @@ def _evaluate(trial, device: str) -> dict | None:
     return {**metrics, **target_costs_for_objectives(trial.search, trial.arch)}
 
 
-def record_device_costs(trial_id: int) -> None:
-    """Costs on every hardware target for the comparison page; never fails the trial."""
+def record_device_costs(trial) -> None:
+    """Off the trial path: only a trial that matters (top k, Pareto front) is sent to the measuring
+    workers (devices/services.py: schedule_trial_costs); never fails the trial."""
     try:
-        costs_for_trial(Trial.objects.select_related("search__space", "search__project__dataset").get(id=trial_id))
+        schedule_trial_costs(trial)
     except Exception:
-        log.exception("could not compute device costs for trial %s", trial_id)
+        log.exception("could not schedule device costs for trial %s", trial.id)
 
 
 def _answer_from_benchmark(trial) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -12,10 +13,9 @@ from django.views.decorators.http import require_POST
 
 from devices.target_costs import in_process_cost_metrics
 
-from . import charts, services
+from . import charts, queries, services
 from .access import project_for_user, search_for_user, visible_projects
 from .clone import clone_initial
-from .events import search_payload, trial_payload
 from .forms import ProjectForm, SearchForm, SignUpForm
 from .oneshot.registry import ONESHOT_STRATEGIES
 from .report_views import sharing_context
@@ -94,23 +94,20 @@ def _start_from_form(project, user, form: SearchForm):
         return None
 
 
-def search_state(search) -> dict:
-    trials = [trial_payload(t) for t in search.trials.all()]
-    primary = search.primary_objective
-    second = search.objectives[1] if len(search.objectives) > 1 else {"metric": "params", "direction": "min"}
+def search_state(search, query=None) -> dict:
+    """The page's first paint: a summary whose size does not grow with the search (searches/queries.py)."""
+    return {**queries.summary(search, query), **oneshot_state(search)}
+
+
+def search_charts_state(search) -> dict:
+    points = queries.chart_points(search)
+    primary, second = search.primary_objective, queries.second_objective(search)
     return {
-        "search": search_payload(search),
-        "objective": primary,
-        "trials": trials,
-        "charts": {
-            "best": charts.best_so_far_figure(trials, primary["metric"], primary["direction"]),
-            "pareto": charts.pareto_figure(trials, second["metric"], second["direction"],
-                                           primary["metric"], primary["direction"],
-                                           in_process_cost_metrics(search.space.kind, project=search.project,
-                                                                   user=search.created_by)),
-        },
-        "socket": f"/ws/searches/{search.id}/",
-        **oneshot_state(search),
+        "best": charts.best_figure(points["best"], primary["metric"], primary["direction"]),
+        "pareto": charts.pareto_points_figure(points["pareto"], second["metric"], second["direction"],
+                                              primary["metric"], primary["direction"],
+                                              in_process_cost_metrics(search.space.kind, project=search.project,
+                                                                      user=search.created_by)),
     }
 
 
@@ -146,9 +143,49 @@ def search_detail(request, search_id):
     })
 
 
+def _bad_query(exc: queries.QueryError) -> JsonResponse:
+    return JsonResponse({"error": str(exc)}, status=400)
+
+
 @login_required
 def search_data(request, search_id):
-    return JsonResponse(search_state(search_for_user(request.user, search_id)))
+    search = search_for_user(request.user, search_id)
+    try:
+        return JsonResponse(search_state(search, request.GET))
+    except queries.QueryError as exc:
+        return _bad_query(exc)
+
+
+@login_required
+def search_leaderboard(request, search_id):
+    """?sort=objective|number|val_accuracy|params|test_accuracy|epochs&dir=asc|desc&state=...&page=&per_page="""
+    search = search_for_user(request.user, search_id)
+    try:
+        return JsonResponse(queries.leaderboard(search, queries.parse_board(search, request.GET)))
+    except queries.QueryError as exc:
+        return _bad_query(exc)
+
+
+@login_required
+def search_charts(request, search_id):
+    """Cached per position of the search's event stream: a new event (a trial done) makes new charts."""
+    search = search_for_user(request.user, search_id)
+    key = f"search-charts:{search.id}:{':'.join(map(str, queries.stream_position(search)))}"
+    figures = cache.get(key)
+    if figures is None:
+        figures = search_charts_state(search)
+        cache.set(key, figures, 300)
+    return JsonResponse(figures)
+
+
+@login_required
+def search_events(request, search_id):
+    """?after=N&log=<incarnation>: the numbered events after N, or a reset."""
+    search = search_for_user(request.user, search_id)
+    after = request.GET.get("after", "0")
+    if not after.isdigit():
+        return _bad_query(queries.QueryError("after is a whole number: the last event number the page has"))
+    return JsonResponse(queries.events_after(search, int(after), request.GET.get("log", "")))
 
 
 def _control(action):

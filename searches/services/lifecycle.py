@@ -77,7 +77,7 @@ def advance_search(search_id: int) -> list[int]:
     each trial once.
     """
     with transaction.atomic():
-        search = Search.objects.select_for_update().filter(id=search_id).first()
+        search = Search.objects.select_for_update(of=("self",)).select_related("space").filter(id=search_id).first()
         if search is None or search.state not in Search.ACTIVE_STATES:
             return []
         if search.state == Search.QUEUED:
@@ -122,7 +122,7 @@ def _trials_left(search: Search, created: int) -> int:
 def _create_trials(search: Search, trials: list[Trial], wanted: int) -> list[Trial]:
     space = search.space.build()
     strategy = build_search_strategy(search, space)
-    history = prior_history(search, space) + history_for(search, trials)
+    history = prior_history(search, space) + history_for(search, trials, curves=False)  # strategies read no curves
     estimation = {**candidates.DEFAULTS, **search.estimation}
     proposals = strategy.ask(history, candidates.pool_size(estimation, wanted))
     proposals = _choose_candidates(search, space, proposals, wanted, history, estimation)

@@ -140,9 +140,11 @@
     setSearch(s.search);
   }
 
-  function onMessage(msg) {
-    if (msg.type === "trial") refreshSoon();
-    else if (msg.type === "search") setSearch(msg.search);
+  function onMessage(frame) {  // frames of numbered deltas (searches/consumers.py)
+    (frame.events || []).forEach(function (msg) {
+      if (msg.type === "trial") refreshSoon();
+      else if (msg.type === "search") setSearch(msg.search);
+    });
   }
 
   load(state);

@@ -61,14 +61,14 @@ def test_a_redelivered_task_does_not_measure_twice(trial, analytical):
     assert Measurement.objects.get().finished_at == first.finished_at
 
 
-def test_costs_for_search_goes_to_the_default_queue(trial, settings, monkeypatch,
+def test_costs_for_search_goes_to_the_measuring_workers_queue(trial, settings, monkeypatch,
                                                     django_capture_on_commit_callbacks):
     settings.NASWEB_EMBEDDED_WORKER, settings.NASWEB_QUEUE_PREFIX = False, "t2-"
     sent = []
     monkeypatch.setattr("searches.dispatch.celery_app.send_task", lambda name, args, queue: sent.append((args, queue)))
     with django_capture_on_commit_callbacks(execute=True):
         services.request_search_costs(trial.search)
-    assert sent == [([trial.search_id], "t2-default")]
+    assert sent == [([trial.search_id], "t2-measure")]
 
 
 def test_the_costs_for_search_task_costs_every_finished_trial(trial):
@@ -84,16 +84,46 @@ def fake_consumer(queues):
     return consumer, added
 
 
-def test_a_starting_worker_registers_its_target_and_consumes_its_queue(monkeypatch, settings):
+def test_a_starting_measuring_worker_registers_its_target_and_consumes_its_queue(monkeypatch, settings):
     settings.NASWEB_QUEUE_PREFIX = ""
     monkeypatch.setattr("devices.costs.measure.host_specs", lambda: dict(HOST))
-    consumer, added = fake_consumer(["default", "cpu"])
+    consumer, added = fake_consumer(["measure"])
     signals.consume_own_measure_queue(sender=consumer)
     target = HardwareTarget.objects.get()
     assert target.kind == HardwareTarget.MEASURED_CPU and target.name.endswith("@ lab-7")
     assert added == [f"measure.{target.id}"]
     signals.consume_own_measure_queue(sender=consumer)  # a restart: same target, same queue
     assert HardwareTarget.objects.count() == 1 and added[-1] == f"measure.{target.id}"
+
+
+def test_a_trial_worker_registers_nothing_and_measures_nothing(monkeypatch, settings):
+    settings.NASWEB_QUEUE_PREFIX = ""
+    monkeypatch.setattr("devices.costs.measure.host_specs", lambda: dict(HOST))
+    consumer, added = fake_consumer(["default", "cpu"])
+    assert signals.consume_own_measure_queue(sender=consumer) is None
+    assert added == [] and not HardwareTarget.objects.exists()
+
+
+def test_the_costs_for_trial_task_measures_and_reuses_across_searches(trial, start_search, analytical,
+                                                                    monkeypatch):
+    tasks.costs_for_trial(trial.id)
+    first = Measurement.objects.get(trial=trial, target=analytical)
+    assert first.state == Measurement.DONE and first.cost_key
+    other = start_search(name="again")  # same space, dataset and seed: the same first architecture
+    twin_id = search_services.advance_search(other.id)[0]
+    search_services.claim_trial(twin_id, "w", "cpu")
+    search_services.complete_trial(twin_id, {"val_accuracy": 0.5})
+    twin = other.trials.get(id=twin_id)
+    assert twin.arch_key == trial.arch_key
+
+    def no_compute(*args, **kwargs):
+        raise AssertionError("the same architecture was computed again")
+
+    monkeypatch.setattr("devices.services.arch_costs", no_compute)
+    tasks.costs_for_trial(twin.id)
+    copy = Measurement.objects.get(trial=twin, target=analytical)
+    assert copy.state == Measurement.DONE and copy.metrics == first.metrics and copy.cost_key == first.cost_key
+    tasks.costs_for_trial(987654)  # unknown: quiet
 
 
 def test_a_worker_that_cannot_register_still_starts(monkeypatch):

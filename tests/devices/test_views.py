@@ -141,3 +141,21 @@ def test_the_search_page_links_to_the_comparison(client, search, owner):
     page = client.get(reverse("searches:search_detail", args=[search.id])).content.decode()
     assert reverse("devices:search_devices", args=[search.id]) in page
     assert reverse("devices:target_list") in page  # the nav link
+
+
+def test_any_trial_is_measured_on_request(client, search, owner, outsider, settings, monkeypatch,
+                                          django_capture_on_commit_callbacks):
+    settings.NASWEB_EMBEDDED_WORKER, settings.NASWEB_QUEUE_PREFIX = False, ""
+    sent = []
+    monkeypatch.setattr("searches.dispatch.celery_app.send_task", lambda name, args, queue: sent.append((name, args)))
+    trial = finished_trials(search, [0.5])[0]
+    url = reverse("devices:search_devices_measure", args=[search.id])
+    client.force_login(outsider)
+    assert client.post(url, {"number": trial.number}).status_code == 404
+    client.force_login(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"number": trial.number}, follow=True)
+    assert sent == [("devices.costs_for_trial", [trial.id])] and "Measuring trial" in response.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"number": "999"}, follow=True)
+    assert "is not a complete trial" in response.content.decode() and len(sent) == 1

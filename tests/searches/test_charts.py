@@ -43,3 +43,31 @@ def test_the_weights_heat_map_keeps_number_like_choices_as_categories():
     figure = charts.arch_weights_figure({"depth": {"1": 0.5, "2": 0.5}, "activation": {"relu": 0.4, "gelu": 0.6}}, 1)
     assert figure["layout"]["xaxis"]["type"] == "category" and figure["layout"]["yaxis"]["type"] == "category"
     assert figure["data"][0]["x"] == ["1", "2", "relu", "gelu"]
+
+
+def test_pareto_sweep_matches_the_pairwise_definition_on_random_points():
+    import random
+
+    from devices.charts import dominates
+
+    rng = random.Random(3)
+    for directions in [("min", "max"), ("max", "max"), ("min", "min")]:
+        points = [(rng.randint(0, 30), rng.randint(0, 30)) for _ in range(400)]  # many ties
+        expected = [i for i, p in enumerate(points) if not any(dominates(q, p, directions) for q in points)]
+        assert charts.pareto_indices(points, directions) == expected
+
+
+def test_best_line_is_its_improvement_points_carried_to_the_last_trial():
+    points = [(n, v) for n, v in [(1, 0.5), (2, 0.4), (3, 0.7), (4, 0.6), (5, 0.7), (6, 0.65)]]
+    assert charts.improvements(points) == ([1, 3], [0.5, 0.7])
+    fig = charts.best_figure(points)
+    assert (fig["data"][1]["x"], fig["data"][1]["y"]) == ([1, 3, 6], [0.5, 0.7, 0.7])
+
+
+def test_large_scatters_are_webgl_and_thinned_but_keep_the_front():
+    points = [(n, n / 10_000) for n in range(1, 20_001)]
+    fig = charts.best_figure(points)
+    assert fig["data"][0]["type"] == "scattergl" and len(fig["data"][0]["x"]) == charts.MAX_SCATTER_POINTS
+    assert fig["data"][1]["x"][-1] == 20_000 and len(fig["data"][1]["x"]) == 20_000  # every step kept
+    small = charts.best_figure(points[:100])
+    assert small["data"][0]["type"] == "scatter" and len(small["data"][0]["x"]) == 100

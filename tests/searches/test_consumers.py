@@ -1,5 +1,8 @@
 """The websocket drives the real nasweb.asgi.application with the configured channel layer."""
 
+import asyncio
+import time
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -7,6 +10,8 @@ from django.test import Client
 
 from nasweb.asgi import application
 from searches import services
+from searches.consumers import coalesce
+from searches.events import send_now
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -42,19 +47,56 @@ async def connect(search_id, headers):
     return communicator, connected, code
 
 
-async def test_owner_receives_trial_and_metric_updates(start_search, owner, monkeypatch):
+async def test_owner_receives_numbered_frames_of_trial_and_metric_updates(start_search, owner, monkeypatch):
     monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
     search = await new_search(start_search)
     communicator, connected, _ = await connect(search.id, await headers_for(owner))
     assert connected
     trial_id = await advance_and_train_one_epoch(search.id)
-    seen = []
-    while not any(m["type"] == "metric" for m in seen):
-        seen.append(await communicator.receive_json_from(timeout=10))
-    states = [m["trial"]["state"] for m in seen if m["type"] == "trial"]
-    assert states == ["queued", "running"]
-    metric = seen[-1]
+    frames, events = [], []
+    while not any(e["type"] == "metric" for e in events):
+        frames.append(await communicator.receive_json_from(timeout=10))
+        events += frames[-1]["events"]
+    seqs = [n for f in frames for n in f["seqs"]]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # numbered without gaps, none lost
+    assert {e["type"] for e in events} >= {"trial", "metric"}
+    states = [e["trial"]["state"] for e in events if e["type"] == "trial"]
+    assert states[-1] == "running" and set(states) <= {"queued", "running"}
+    metric = events[-1]
     assert (metric["trial_id"], metric["epoch"], metric["metrics"]["val_accuracy"]) == (trial_id, 1, 0.42)
+    await communicator.disconnect()
+
+
+def test_a_frame_keeps_each_trials_newest_state_and_every_number():
+    events = [{"type": "trial", "seq": 1, "trial": {"id": 7, "state": "queued"}},
+              {"type": "search", "seq": 2, "search": {"state": "running"}},
+              {"type": "trial", "seq": 3, "trial": {"id": 7, "state": "running"}},
+              {"type": "metric", "seq": 4, "trial_id": 7, "epoch": 1},
+              {"type": "trial", "seq": 5, "trial": {"id": 8, "state": "queued"}},
+              {"type": "metric", "seq": 6, "trial_id": 7, "epoch": 2}]
+    assert [e["seq"] for e in coalesce(events)] == [2, 3, 5, 6]
+
+
+async def test_frames_come_at_most_ten_a_second(start_search, owner):
+    search = await new_search(start_search)
+    communicator, connected, _ = await connect(search.id, await headers_for(owner))
+    assert connected
+    stamps, seqs = [], []
+
+    async def collect():
+        while len(seqs) < 30:
+            frame = await communicator.receive_json_from(timeout=5)
+            stamps.append(time.monotonic())
+            seqs.extend(frame["seqs"])
+
+    collector = asyncio.ensure_future(collect())
+    for _ in range(30):
+        await database_sync_to_async(send_now)(search.id, {"type": "oneshot.update", "epoch": 1})
+        await asyncio.sleep(0.02)
+    await asyncio.wait_for(collector, 10)
+    assert len(seqs) == 30 and len(set(seqs)) == 30 and len(stamps) < 15
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert all(gap > 0.09 for gap in gaps), gaps
     await communicator.disconnect()
 
 
@@ -82,3 +124,19 @@ async def test_foreign_origin_is_refused(start_search, owner):
     headers = [h for h in await headers_for(owner) if h[0] != b"origin"] + [(b"origin", b"http://evil.example")]
     communicator, connected, _ = await connect(search.id, headers)
     assert not connected
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+async def test_an_idle_socket_stays_open_for_a_minute_on_the_redis_layer(start_search, owner, settings):
+    """redis-py 8 reads with a 5 s socket timeout by default, as long as channels-redis's blocking
+    read: the consumer used to die (1011) after 5 s without an event. 60 s idle, then one event."""
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    search = await new_search(start_search)
+    communicator, connected, _ = await connect(search.id, await headers_for(owner))
+    assert connected
+    assert await communicator.receive_nothing(timeout=60, interval=1)  # raises if the consumer crashed
+    await database_sync_to_async(services.pause_search)(search)
+    message = await communicator.receive_json_from(timeout=10)
+    assert message["type"] == "batch" and message["events"][-1]["search"]["state"] == "paused"
+    await communicator.disconnect()

@@ -57,7 +57,8 @@ def test_project_form_rejects_unknown_members(client, owner):
     assert not Project.objects.filter(name="X").exists()
 
 
-@pytest.mark.parametrize("name", ["search_detail", "search_data"])
+@pytest.mark.parametrize("name", ["search_detail", "search_data", "search_leaderboard", "search_charts",
+                                  "search_events"])
 def test_owner_and_member_see_the_search_outsider_gets_404(client, search, owner, member, outsider, name):
     url = reverse(f"searches:{name}", args=[search.id])
     for user, status in ((owner, 200), (member, 200), (outsider, 404)):
@@ -135,15 +136,84 @@ def test_controls_need_post(client, search, owner):
     assert client.get(reverse("searches:search_cancel", args=[search.id])).status_code == 405
 
 
-def test_search_data_lists_trials_and_the_chart(client, search, owner):
+def test_search_data_is_a_summary_and_charts_come_apart(client, search, owner):
     (trial_id,) = services.advance_search(search.id)
     services.claim_trial(trial_id, "w", "cpu")
     services.complete_trial(trial_id, {"val_accuracy": 0.75, "params": 10})
     client.force_login(owner)
     data = client.get(reverse("searches:search_data", args=[search.id])).json()
-    assert [t["val_accuracy"] for t in data["trials"]] == [0.75]
-    assert data["charts"]["best"]["data"][1]["y"] == [0.75]
-    assert data["socket"] == f"/ws/searches/{search.id}/"
+    assert [t["val_accuracy"] for t in data["leaderboard"]["trials"]] == [0.75]
+    assert data["counts"]["complete"] == 1 and data["counts"]["total"] == 1 and data["best"]["id"] == trial_id
+    assert data["socket"] == f"/ws/searches/{search.id}/" and "trials" not in data and "charts" not in data
+    charts = client.get(reverse("searches:search_charts", args=[search.id])).json()
+    assert charts["best"]["data"][1]["y"] == [0.75]
+    assert (charts["pareto"]["data"][1]["x"], charts["pareto"]["data"][1]["y"]) == ([10], [0.75])
+
+
+def finished(search, values):
+    """Complete trials with these (val_accuracy, params) pairs, made directly (the strategy is not under test)."""
+    space = search.space.build()
+    trials = []
+    for number, (val, params) in enumerate(values, start=1):
+        arch = space.sample(__import__("random").Random(number))
+        trial = Trial.objects.create(search=search, number=number, arch=arch, arch_key=f"k{number}",
+                                     state="complete" if val is not None else "running",
+                                     val_accuracy=val, params=params,
+                                     metrics={"val_accuracy": val, "params": params} if val is not None else {})
+        trials.append(trial)
+    return trials
+
+
+def test_the_leaderboard_sorts_filters_and_pages_in_the_database(client, search, owner):
+    finished(search, [(0.5, 30), (0.9, 10), (None, None), (0.7, 20), (0.6, 40)])
+    client.force_login(owner)
+    url = reverse("searches:search_leaderboard", args=[search.id])
+    board = client.get(url, {"per_page": 2}).json()
+    assert [t["number"] for t in board["trials"]] == [2, 4] and board["total"] == 5 and board["pages"] == 3
+    last = client.get(url, {"per_page": 2, "page": 3}).json()
+    assert [t["number"] for t in last["trials"]] == [3]  # no value: last
+    by_params = client.get(url, {"sort": "params", "dir": "asc", "state": "complete"}).json()
+    assert [t["number"] for t in by_params["trials"]] == [2, 4, 1, 5] and by_params["total"] == 4
+    running = client.get(url, {"state": "open"}).json()
+    assert [t["number"] for t in running["trials"]] == [3]
+
+
+@pytest.mark.parametrize("query, text", [
+    ({"sort": "arch"}, "sort by one of"), ({"dir": "up"}, "dir is asc or desc"), ({"state": "happy"}, "state is one"),
+    ({"page": "x"}, "whole numbers"), ({"page": 0}, "page starts at 1"), ({"per_page": 5000}, "per_page is 1 to"),
+])
+def test_a_bad_leaderboard_query_is_a_400_with_the_reason(client, search, owner, query, text):
+    client.force_login(owner)
+    response = client.get(reverse("searches:search_leaderboard", args=[search.id]), query)
+    assert response.status_code == 400 and text in response.json()["error"]
+
+
+def test_the_summary_does_not_grow_with_the_search(client, search, owner):
+    client.force_login(owner)
+    finished(search, [(0.5 + i / 1000, i) for i in range(60)])
+    small = len(client.get(reverse("searches:search_detail", args=[search.id])).content)
+    finished_more = [(0.1, 1)] * 0
+    Trial.objects.bulk_create([Trial(search=search, number=100 + i, arch={}, arch_key=f"m{i}", state="complete",
+                                     val_accuracy=0.01, metrics={"val_accuracy": 0.01}) for i in range(2000)])
+    large = len(client.get(reverse("searches:search_detail", args=[search.id])).content)
+    assert not finished_more and large < small * 1.05
+
+
+def test_events_after_a_number_or_a_reset(client, search, owner, django_capture_on_commit_callbacks):
+    client.force_login(owner)
+    url = reverse("searches:search_events", args=[search.id])
+    start = client.get(reverse("searches:search_data", args=[search.id])).json()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.pause_search(search)
+        services.resume_search(search)
+    answer = client.get(url, {"after": start["seq"], "log": start["log"]}).json()
+    assert not answer["reset"] and [e["search"]["state"] for e in answer["events"]] == ["paused", "running"]
+    assert [e["seq"] for e in answer["events"]] == [start["seq"] + 1, start["seq"] + 2] == [answer["seq"] - 1,
+                                                                                          answer["seq"]]
+    assert client.get(url, {"after": answer["seq"], "log": answer["log"]}).json()["events"] == []
+    assert client.get(url, {"after": answer["seq"], "log": "another-stream"}).json()["reset"]
+    assert client.get(url, {"after": answer["seq"] + 10}).json()["reset"]
+    assert client.get(url, {"after": "-1"}).status_code == 400
 
 
 def test_trial_page_shows_the_learning_curve(client, search, owner):
