@@ -238,3 +238,50 @@ def share_cost_figure(costs: list[dict]) -> dict:
          "line": {"color": COLOUR_BLIND_SAFE[1], "dash": "dash"}},
     ], "layout": {"margin": {"l": 60, "r": 10, "t": 30, "b": 80}, "height": 320, "legend": LEGEND_ON_TOP,
                   "yaxis": {"title": {"text": "cost, % of the median trial"}, "rangemode": "tozero"}}}
+
+
+def parallel_coordinates_figure(decisions: list[dict], trials: list[dict], label: str) -> dict:
+    """One axis per decision (its choices as ticks; "inactive" below them) and one for the objective;
+    each trial a line coloured by the objective (Viridis: readable with colour-vision deficiencies)."""
+    dimensions = []
+    for d in decisions:
+        choices = d["choices"]
+        values = [choices.index(t["arch"][d["name"]]) if t["arch"].get(d["name"]) in choices else -1 for t in trials]
+        ticks = ([-1] if -1 in values else []) + list(range(len(choices)))
+        texts = (["inactive"] if -1 in values else []) + [str(c) for c in choices]
+        dimensions.append({"label": d["name"], "values": values, "tickvals": ticks, "ticktext": texts,
+                           "range": [min(ticks), max(ticks)]})
+    objective = [t["value"] for t in trials]
+    dimensions.append({"label": label, "values": objective})
+    return {"data": [{"type": "parcoords", "dimensions": dimensions,
+                      "line": {"color": objective, "colorscale": "Viridis", "showscale": True,
+                               "colorbar": {"title": {"text": label}}}}],
+            "layout": {"margin": {"l": 60, "r": 60, "t": 50, "b": 30}, "height": 420}}
+
+
+def importance_figure(importance: list[dict]) -> dict:
+    rows = list(reversed(importance))
+    return {"data": [{"type": "bar", "orientation": "h", "x": [100 * r["share"] for r in rows],
+                      "y": [r["decision"] for r in rows], "marker": {"color": COLOUR_BLIND_SAFE[0]},
+                      "hovertemplate": "%{y}: %{x:.0f} %<extra></extra>"}],
+            "layout": {"margin": {"l": 120, "r": 10, "t": 20, "b": 40}, "height": 120 + 24 * len(rows),
+                       "xaxis": {"title": {"text": "share of importance (%)"}, "rangemode": "tozero"}}}
+
+
+def project_comparison_figure(histories: list[dict], by: str) -> dict:
+    """Best so far of each search on one chart, against trials (by="trials") or seconds (by="time")."""
+    data = []
+    for index, h in enumerate(histories):
+        best, xs, ys = None, [], []
+        points = sorted(h["points"], key=lambda p: p[0] if by == "trials" else p[1])
+        for count, (_number, seconds, value) in enumerate(points, start=1):
+            if best is None or (value > best if h["direction"] == "max" else value < best):
+                best = value
+            xs.append(count if by == "trials" else seconds)
+            ys.append(best)
+        data.append({"type": "scatter", "mode": "lines", "name": h["name"], "x": xs, "y": ys,
+                     "line": {"shape": "hv", "color": COLOUR_BLIND_SAFE[index % len(COLOUR_BLIND_SAFE)]}})
+    axis = "completed trials" if by == "trials" else "seconds since the search started"
+    return {"data": data, "layout": {"margin": {"l": 50, "r": 10, "t": 30, "b": 40}, "height": 340,
+                                     "legend": LEGEND_ON_TOP, "xaxis": {"title": {"text": axis}},
+                                     "yaxis": {"title": {"text": "best so far"}}}}

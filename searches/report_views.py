@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from . import charts, services
-from .access import search_for_user, trial_for_user
+from .access import project_for_user, search_for_user, trial_for_user
+from .analysis_report import project_histories, search_analysis
 from .export import FORMATS
 from .export_loader import ExportError
 from .models import ShareLink
@@ -138,3 +139,27 @@ def sharing_context(request, search) -> dict:
     links = [{"link": link, "url": request.build_absolute_uri(share_url(link))}
              for link in search.share_links.all()] if owner else []
     return {"can_share": owner, "share_links": links, "config_rows": config_rows(search)}
+
+
+@login_required
+def search_analysis_view(request, search_id):
+    """Parallel coordinates and importance of the decisions; ?partial=1 gives the fragment alone."""
+    search = search_for_user(request.user, search_id)
+    analysis = search_analysis(search)
+    context = {"search": search, "analysis": analysis,
+               "parcoords": charts.parallel_coordinates_figure(analysis["decisions"], analysis["trials"],
+                                                               analysis["label"]),
+               "importance_chart": charts.importance_figure(analysis["importance"])}
+    template = "searches/_analysis.html" if request.GET.get("partial") else "searches/search_analysis.html"
+    return render(request, template, context)
+
+
+@login_required
+def project_compare(request, project_id):
+    """The project's searches on one chart: best so far against trials and against time."""
+    project = project_for_user(request.user, project_id)
+    histories = project_histories(project)
+    return render(request, "searches/project_compare.html", {
+        "project": project, "histories": histories, "any_points": any(h["points"] for h in histories),
+        "by_trials": charts.project_comparison_figure(histories, "trials"),
+        "by_time": charts.project_comparison_figure(histories, "time")})

@@ -64,7 +64,7 @@ def cost_comparison(search: Search, best: Trial, baseline: Trial) -> list[dict]:
         else:
             words = f"{ratio:.1f}× more than the median trial" if ratio > 2 else \
                 f"{100 * (ratio - 1):.0f} % more than the median trial"
-        rows.append({"target": target.name, "label": label, "best": format_cost(b, key),
+        rows.append({"target": target.name, "label": label.split(" (")[0], "best": format_cost(b, key),
                      "median": format_cost(m, key), "words": words, "best_value": b, "median_value": m})
     return rows
 

@@ -86,11 +86,16 @@ def target_costs(trial: Trial) -> list[dict]:
         elif m.state != Measurement.DONE:
             costs, note = [], m.error or f"measurement {m.state}"
         else:
-            costs = [{"key": k, "label": COST_LABELS.get(k, k.replace("_", " ")), "text": format_cost(v, k),
+            costs = [{"key": k, "label": _plain(COST_LABELS.get(k, k.replace("_", " "))), "text": format_cost(v, k),
                       "value": v} for k, v in sorted(m.metrics.items()) if isinstance(v, (int, float))]
             note = ""
         rows.append({"target": target.name, "kind": target.get_kind_display(), "costs": costs, "note": note})
     return rows
+
+
+def _plain(label: str) -> str:
+    """'energy (mJ)' -> 'energy': the formatted value carries its unit."""
+    return label.split(" (")[0]
 
 
 def state_message(trial: Trial) -> str:

@@ -23,6 +23,7 @@ ENGINE_PACKAGES = (
     "searches.fidelity",
     "searches.export",
     "searches.diagrams",
+    "searches.analysis",
     "searches.export_loader",
     "searches.spaces",
     "searches.strategies",

@@ -28,7 +28,7 @@ FLOORS = (
     ("devices.units", 1), ("devices.access", 1),
     ("searches.engine_data", 2), ("searches.engine_setup", 2), ("searches.weights", 2), ("devices.target_costs", 2),
     ("searches.services", 3), ("searches.queries", 3), ("searches.trial_export", 3), ("searches.trial_report", 3),
-    ("searches.share_report", 3), ("devices.services", 3), ("devices.queries", 3),
+    ("searches.share_report", 3), ("searches.analysis_report", 3), ("devices.services", 3), ("devices.queries", 3),
     ("searches.runner", 4),
     ("searches.tasks", 5), ("devices.tasks", 5), ("searches.embedded", 5), ("devices.signals", 5),
 )

@@ -131,3 +131,28 @@ def test_configuration_panel_and_clone_prefill_the_form(client, start_search, ow
     assert form["spec__chain_mlp__widths"].value() == "16, 48"
     client.force_login(outsider)
     assert client.get(reverse("searches:search_create", args=[project.id]) + f"?clone={source.id}").status_code == 404
+
+
+def test_analysis_and_project_compare_pages(client, done, project, owner, member, outsider):
+    analysis = reverse("searches:search_analysis", args=[done.id])
+    compare = reverse("searches:project_compare", args=[project.id])
+    for user, status in ((owner, 200), (member, 200), (outsider, 404)):
+        client.force_login(user)
+        assert client.get(analysis).status_code == status and client.get(compare).status_code == status
+    client.force_login(owner)
+    html = client.get(analysis + "?partial=1").content.decode()
+    assert "appear once 8 trials have completed" in html and "2 have so far" in html and "<html" not in html
+    figure = client.get(compare).context["by_trials"]
+    assert [t["name"] for t in figure["data"]] == ["s"] and len(figure["data"][0]["x"]) == 2
+
+
+def test_analysis_with_enough_trials_names_decisions(client, start_search, owner):
+    search = start_search(max_trials=8, parallelism=8, training={"epochs": 1})
+    for trial_id in services.advance_search(search.id):
+        runner.run_trial(trial_id, worker="w")
+    client.force_login(owner)
+    response = client.get(reverse("searches:search_analysis", args=[search.id]))
+    assert "Which decisions matter" in response.content.decode()
+    dims = [d["label"] for d in response.context["parcoords"]["data"][0]["dimensions"]]
+    assert dims[0] == "depth" and dims[-1] == "validation accuracy"
+    assert response.context["analysis"]["importance"] and response.context["analysis"]["sentences"]
