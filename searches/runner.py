@@ -61,8 +61,9 @@ def run_trial(trial_id: int, worker: str) -> None:
         heartbeat.stop()
         with _running_lock:
             _running_here.discard(trial_id)
-    _clean_checkpoints(trial_id, trial.attempt)
-    settle_weights(trial_id)  # the final weights stay only for the search's best k (searches/weights.py)
+    if not is_benchmark(trial.search.project.dataset):  # a table lookup writes no checkpoint and no weights
+        _clean_checkpoints(trial_id, trial.attempt)
+        settle_weights(trial_id)  # the final weights stay only for the search's best k (searches/weights.py)
 
 
 def _run_claimed(trial, device: str, heartbeat: Heartbeat) -> None:
