@@ -106,7 +106,10 @@ class EmbeddedWorker:
         self._start(ONESHOT, "nasweb-oneshot")
         self._start(BACKGROUND, "nasweb-devices")
         self._stop = threading.Event()
-        threading.Thread(target=self._sweep_loop, name="nasweb-sweep", daemon=True).start()
+        self._start_timer(self._sweep_loop, "nasweb-sweep")
+
+    def _start_timer(self, loop: Callable, name: str) -> None:
+        threading.Thread(target=loop, name=name, daemon=True).start()
 
     def _start(self, lane: str, name: str) -> None:
         threading.Thread(target=self._loop, args=(self.queues[lane],), name=name, daemon=True).start()

@@ -31,6 +31,7 @@ def test_get_waits_for_work_and_join_for_the_end():
 def test_supernets_have_their_own_slot():
     worker, started = EmbeddedWorker.__new__(EmbeddedWorker), []
     worker._start = lambda lane, name: started.append(lane)  # no threads: only the lanes are under test
+    worker._start_timer = lambda loop, name: started.append(name)  # nor the sweep, which would touch the test database
     EmbeddedWorker.__init__(worker, 2)
     assert worker.work[dispatch.RUN_ONESHOT][0] == ONESHOT and worker.work[dispatch.RUN_TRIAL][0] == TRIALS
     assert started.count(TRIALS) == 2 and started.count(ONESHOT) == 1
