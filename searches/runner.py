@@ -18,7 +18,7 @@ from . import services
 from .engine_data import checkpoint_path, evaluator_for, is_benchmark, load_project_data
 from .engine_setup import target_costs_for_objectives
 from .fidelity import thinner
-from .models import Trial
+from .models import Search, Trial
 from .oneshot.latency import build_latency_table
 from .oneshot.ranking import supernet_ranking
 from .oneshot.registry import run_oneshot
@@ -28,9 +28,10 @@ log = logging.getLogger(__name__)
 
 
 def run_trial(trial_id: int, worker: str) -> None:
-    search_device = Trial.objects.filter(id=trial_id).values_list("search__device", flat=True).first()
-    if search_device is None:
-        return  # the trial was deleted: nothing to do
+    found = Trial.objects.filter(id=trial_id).values_list("search__device", "search__evaluator").first()
+    if found is None or found[1] != Search.WORKERS:
+        return  # deleted, or trained by the user's own script (ask/tell): nothing to do here
+    search_device = found[0]
     device = resolve_device("auto") if search_device == "gpu" else "cpu"
     trial = services.claim_trial(trial_id, worker=worker, device=device)
     if trial is None:

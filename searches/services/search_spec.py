@@ -60,6 +60,7 @@ class SearchSpec:
     parallelism: int = 1
     seed: int = 0
     device: str = "cpu"
+    evaluator: str = Search.WORKERS
 
 
 def validate_search(project: Project, *, name: str, space_kind: str, space_spec: dict | None,
@@ -67,7 +68,8 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
                     constraints: list | None = None, pruner: str = "", pruner_settings: dict | None = None,
                     warm_start_from=(), estimation: dict | None = None,
                     training: dict | None = None, max_trials: int | None = 10, max_seconds: int | None = None,
-                    parallelism: int = 1, seed: int = 0, device: str = "cpu") -> SearchSpec:
+                    parallelism: int = 1, seed: int = 0, device: str = "cpu",
+                    evaluator: str = Search.WORKERS) -> SearchSpec:
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "a search needs a name"})
@@ -99,11 +101,13 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
         raise ValidationError({"parallelism": f"must be from {low} to {high}"})
     if device not in dict(Search.DEVICES):
         raise ValidationError({"device": f"must be one of {[d for d, _ in Search.DEVICES]}"})
+    _check_evaluator(evaluator, project.dataset, strategy)
     return SearchSpec(name=name, space_kind=space_kind, space=space, strategy=strategy,
                       strategy_settings=strategy_settings, objectives=objectives, constraints=constraints,
                       pruner=pruner or "", pruner_settings=pruner_settings or {}, warm_start_from=warm_start_from,
                       estimation=estimation, training=training, max_trials=max_trials or None,
-                      max_seconds=max_seconds or None, parallelism=parallelism, seed=seed, device=device)
+                      max_seconds=max_seconds or None, parallelism=parallelism, seed=seed, device=device,
+                      evaluator=evaluator)
 
 
 def _spec_error(exc: SpecError, prefix: str) -> ValidationError:
@@ -213,6 +217,16 @@ def _check_pruner(pruner: str, settings: dict, objective: dict, epochs: int) -> 
     except SpecError as exc:
         field_name = "pruner" if exc.field == "pruner" else "pruner_settings"
         raise ValidationError({field_name: exc.message if field_name == "pruner" else str(exc)}) from exc
+
+
+def _check_evaluator(evaluator: str, dataset: Dataset, strategy: str) -> None:
+    if evaluator not in dict(Search.EVALUATORS):
+        raise ValidationError({"evaluator": f"must be one of {[e for e, _ in Search.EVALUATORS]}"})
+    if evaluator == Search.EXTERNAL and strategy in ONESHOT_STRATEGIES:
+        raise ValidationError({"evaluator": "a one-shot search trains its supernet on our workers; "
+                                            "choose a trial-by-trial strategy for your own training code"})
+    if evaluator == Search.EXTERNAL and is_benchmark(dataset):
+        raise ValidationError({"evaluator": f"a {dataset.name} project's trials are answered from its table"})
 
 
 def _check_warm_start(project: Project, space_kind: str, searches) -> list[Search]:
