@@ -77,6 +77,7 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
     check_space_fits_dataset(project.dataset, space_kind)
     if strategy not in STRATEGIES and strategy not in ONESHOT_STRATEGIES:
         raise ValidationError({"strategy": f"unknown strategy {strategy!r}"})
+    _check_evaluator(evaluator, project.dataset, strategy)
     strategy_settings = strategy_settings or {}
     cost_metrics = in_process_cost_metrics(space_kind)
     try:
@@ -101,7 +102,6 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
         raise ValidationError({"parallelism": f"must be from {low} to {high}"})
     if device not in dict(Search.DEVICES):
         raise ValidationError({"device": f"must be one of {[d for d, _ in Search.DEVICES]}"})
-    _check_evaluator(evaluator, project.dataset, strategy)
     return SearchSpec(name=name, space_kind=space_kind, space=space, strategy=strategy,
                       strategy_settings=strategy_settings, objectives=objectives, constraints=constraints,
                       pruner=pruner or "", pruner_settings=pruner_settings or {}, warm_start_from=warm_start_from,
