@@ -19,7 +19,7 @@ class TargetSerializer(serializers.ModelSerializer):
 
 
 class TargetCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=120)
+    name = serializers.CharField(max_length=120, allow_blank=True)
     kind = serializers.CharField(max_length=20, help_text="benchmark or analytical")
     specs = serializers.DictField(required=False, default=dict, help_text='e.g. {"device": "pixel3"}')
     metric = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)

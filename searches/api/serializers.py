@@ -46,7 +46,7 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 
 class ProjectCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=120)
+    name = serializers.CharField(max_length=120, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
     dataset = serializers.CharField(max_length=80, help_text='"builtin:digits", "benchmark:nb201_cifar10" or '
                                                              '"upload:<id>" (POST /api/datasets/ first)')
@@ -217,4 +217,4 @@ class NewTokenSerializer(TokenSerializer):
 
 
 class TokenCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=80)
+    name = serializers.CharField(max_length=80, allow_blank=True)

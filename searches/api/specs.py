@@ -21,7 +21,7 @@ MAX_INT = 2**31 - 1
 
 
 class SearchSpecSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=120)
+    name = serializers.CharField(max_length=120, allow_blank=True)
     space_kind = serializers.CharField(max_length=40, help_text="chain_mlp, macro_cnn, nb201, transformer, hybrid")
     space_spec = serializers.DictField(required=False, default=dict, help_text="the space's settings; "
                                        "missing ones take the space's defaults (GET /api/spaces/)")
