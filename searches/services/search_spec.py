@@ -164,7 +164,7 @@ def validate_objectives(objectives: list | None, cost_metrics: dict[str, str]) -
     clean = []
     for item in objectives:
         metric = item.get("metric") if isinstance(item, dict) else None
-        if metric not in known:
+        if not isinstance(metric, str) or metric not in known:
             raise ValidationError({"objectives": f"unknown or inapplicable metric {metric!r}; "
                                                  f"use one of {sorted(known)}"})
         direction = item.get("direction", known[metric])
