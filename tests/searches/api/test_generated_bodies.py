@@ -87,7 +87,8 @@ target_body = st.fixed_dictionaries({}, optional={
     "name": st.text(max_size=130) | anything,
     "kind": one_of_or_junk(["analytical", "benchmark", "measured_cpu", "x"]),
     "specs": st.dictionaries(st.sampled_from(["device", "arithmetic", "energy_per_mac_pj", "x"]),
-                             numbers | st.sampled_from(["pixel3", "raspi4", "int8", "fp32", "x"]), max_size=2) | anything,
+                             numbers | st.sampled_from(["pixel3", "raspi4", "int8", "fp32", "x"]),
+                             max_size=2) | anything,
     "metric": one_of_or_junk(["", "latency_ms", "macs", "energy_mj", "x"]),
 }) | anything
 token_body = st.fixed_dictionaries({}, optional={"name": st.text(max_size=90) | anything}) | anything

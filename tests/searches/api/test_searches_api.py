@@ -21,7 +21,8 @@ def spec(**fields):
 
 @pytest.mark.parametrize("fields", [
     {"training": {"epochs": 1, "lr": 99}}, {"space_spec": {"widths": []}}, {"strategy": "magic"},
-    {"strategy": "evolution", "strategy_settings": {"population": -3}}, {"pruner": "asha", "pruner_settings": {"eta": 1}},
+    {"strategy": "evolution", "strategy_settings": {"population": -3}},
+    {"pruner": "asha", "pruner_settings": {"eta": 1}},
     {"parallelism": 0}, {"max_trials": None}, {"space_kind": "teleport"}, {"objectives": [{"metric": "beauty"}]},
     {"name": "  "},
 ])
