@@ -181,6 +181,10 @@ class SearchForm(forms.Form):
     parallelism = forms.IntegerField(min_value=1, max_value=64, initial=1)
     seed = forms.IntegerField(initial=0)
     device = forms.ChoiceField(choices=Search.DEVICES, initial="cpu")
+    evaluator = forms.ChoiceField(choices=Search.EVALUATORS, initial=Search.WORKERS, required=False,
+                                  label="Who trains the trials",
+                                  help_text="your own code: a script asks for each architecture over the API "
+                                            "(README: ask/tell)")
     epochs = training_field("epochs")
     batch_size = training_field("batch_size")
     lr = training_field("lr", label="Learning rate")
