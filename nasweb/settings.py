@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "rest_framework",
+    "drf_spectacular",
     "searches",
     "devices",
 ]
@@ -210,6 +212,36 @@ NASWEB_TORCH_THREADS = envint("NASWEB_TORCH_THREADS", 0, minimum=0)
 #: Trained weights kept per search for export: the best k completed trials by the primary objective
 #: (0 keeps none); the others are deleted when a trial completes. See searches/weights.py.
 NASWEB_KEEP_WEIGHTS = envint("NASWEB_KEEP_WEIGHTS", 10, minimum=0)
+
+# --- REST API (searches/api/) -------------------------------------------------------
+# Token auth for scripts, session auth for the browser; every rate is per user (anonymous: per address).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "searches.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "searches.api.errors.json_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle",
+                                 "rest_framework.throttling.UserRateThrottle",
+                                 "rest_framework.throttling.ScopedRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": envstr("NASWEB_API_ANON_RATE", "60/minute"),
+        "user": envstr("NASWEB_API_USER_RATE", "3000/minute"),
+        "tokens": envstr("NASWEB_API_TOKEN_RATE", "30/hour"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "nasweb API",
+    "DESCRIPTION": "Projects, searches and trials of nasweb; ask/tell for trials your own code trains.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 LOGGING = {
     "version": 1,

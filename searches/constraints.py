@@ -26,7 +26,7 @@ def validate_constraints(specs, extra_metrics: frozenset = frozenset()) -> list[
     clean = []
     for spec in specs:
         metric = spec.get("metric") if isinstance(spec, dict) else None
-        if metric not in allowed:
+        if not isinstance(metric, str) or metric not in allowed:
             raise ConstraintError(f"unknown constraint metric {metric!r}; use one of {sorted(allowed)}")
         limit = spec.get("max")
         if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0:

@@ -221,6 +221,10 @@ class SearchForm(forms.Form):
     parallelism = range_field(SEARCH_RANGES["parallelism"], initial=1, help_text="trials in flight at once")
     seed = range_field(SEARCH_RANGES["seed"], initial=0, help_text="the same seed proposes the same architectures")
     device = forms.ChoiceField(choices=Search.DEVICES, initial="cpu")
+    evaluator = forms.ChoiceField(choices=Search.EVALUATORS, initial=Search.WORKERS, required=False,
+                                  label="Who trains the trials",
+                                  help_text="your own code: a script asks for each architecture over the API "
+                                            "(README: ask/tell)")
     epochs = training_field("epochs")
     batch_size = training_field("batch_size")
     lr = training_field("lr", label="Learning rate")

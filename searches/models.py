@@ -78,6 +78,9 @@ class Search(models.Model):
     ACTIVE_STATES = (QUEUED, RUNNING)
     FINAL_STATES = (DONE, FAILED, CANCELLED)
     DEVICES = [("cpu", "CPU workers"), ("gpu", "GPU workers")]
+    WORKERS, EXTERNAL = "workers", "external"
+    EVALUATORS = [(WORKERS, "Our workers train each trial"),
+                  (EXTERNAL, "Your own code trains each trial (ask/tell API)")]
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="searches")
     space = models.ForeignKey(SearchSpace, on_delete=models.PROTECT, related_name="searches")
@@ -104,6 +107,8 @@ class Search(models.Model):
     parallelism = models.PositiveSmallIntegerField(default=1)
     seed = models.IntegerField(default=0)
     device = models.CharField(max_length=10, choices=DEVICES, default="cpu")
+    #: Who trains the trials: our workers, or an outside training script over the ask/tell API.
+    evaluator = models.CharField(max_length=10, choices=EVALUATORS, default=WORKERS)
     state = models.CharField(max_length=12, choices=STATES, default=QUEUED, db_index=True)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
@@ -237,4 +242,27 @@ class ShareLink(models.Model):
 
     @property
     def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only a SHA-256 digest of the key is stored; the key is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80)
+    #: The key's first characters, shown in lists so a user can tell tokens apart.
+    prefix = models.CharField(max_length=12)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
         return self.revoked_at is None

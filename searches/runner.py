@@ -23,7 +23,7 @@ from . import services
 from .engine_data import checkpoint_path, checkpoints_of, evaluator_for, is_benchmark, load_project_data
 from .engine_setup import target_costs_for_objectives
 from .fidelity import thinner
-from .models import Trial
+from .models import Search, Trial
 from .oneshot.latency import build_latency_table
 from .oneshot.ranking import supernet_ranking
 from .oneshot.registry import run_oneshot
@@ -43,10 +43,10 @@ INTERRUPTIONS = (OperationalError, InterfaceError)
 
 
 def run_trial(trial_id: int, worker: str) -> None:
-    row = Trial.objects.filter(id=trial_id).values("search__device", "state", "worker", "worker_pid",
-                                                  "attempt").first()
-    if row is None:
-        return  # the trial was deleted: nothing to do
+    row = Trial.objects.filter(id=trial_id).values("search__device", "search__evaluator", "state", "worker",
+                                                  "worker_pid", "attempt").first()
+    if row is None or row["search__evaluator"] != Search.WORKERS:
+        return  # deleted, or trained by the user's own script (ask/tell): nothing to do here
     device = resolve_device("auto") if row["search__device"] == "gpu" else "cpu"
     dead = row["attempt"] if row["state"] == Trial.RUNNING and _holder_is_dead(trial_id, row, worker) else None
     trial = services.claim_trial(trial_id, worker=worker, device=device, pid=os.getpid(), take_over_attempt=dead)

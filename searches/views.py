@@ -88,7 +88,7 @@ def _start_from_form(project, user, form: SearchForm):
             objectives=form.objectives(), constraints=form.constraints(), pruner=d["pruner"],
             pruner_settings=d["pruner_settings"], warm_start_from=d["warm_start_from"], estimation=form.estimation(),
             max_trials=d["max_trials"], max_seconds=d["max_seconds"], parallelism=d["parallelism"],
-            seed=d["seed"], device=d["device"])
+            seed=d["seed"], device=d["device"], evaluator=d.get("evaluator") or "workers")
     except ValidationError as exc:
         form.add_service_errors(exc)
         return None

@@ -33,6 +33,7 @@ ENGINE_PACKAGES = (
     "searches.oneshot",
     "searches.pruners",
     "devices.costs",
+    "searches.client",  # the API client: requests (and the engine to build models), never Django
 )
 # Top-level packages of this project; outside the engine packages they are Django apps or settings.
 PROJECT_PACKAGES = ("nasweb", "searches", "devices")

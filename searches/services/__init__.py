@@ -8,6 +8,8 @@
 - recovery.py      the sweep: stale trials back to the queue, lost messages sent again, searches advanced
 - oneshot.py       one-shot searches: the supernet task, its epochs and result
 - sharing.py       read-only share links of a search
+- external.py      ask/tell: trials that the user's own training script claims, reports and ends
+- tokens.py        personal API tokens: made (shown once, stored hashed), used, revoked
 
 Views, tasks and consumers call these through this package. Each write that the browser should see
 schedules its Channels event with transaction.on_commit (searches/events.py), and work for the
@@ -15,6 +17,7 @@ workers is sent on commit too (searches/dispatch.py). Errors a user can cause ar
 ValidationError keyed by field.
 """
 
+from .external import ask_trial, heartbeat, report_epoch, tell_trial
 from .lifecycle import (
     abort_search,
     advance_search,
@@ -37,6 +40,7 @@ from .projects import (
 from .recovery import SweepReport, sweep
 from .search_spec import validate_search
 from .sharing import can_share, create_share_link, revoke_share_link
+from .tokens import create_token, revoke_token, user_for_key
 from .trials import (
     beat_trial,
     claim_trial,
@@ -49,10 +53,11 @@ from .trials import (
 )
 
 __all__ = [
-    "SweepReport", "abort_search", "advance_search", "beat_trial", "benchmark_dataset", "builtin_dataset",
-    "can_share", "cancel_search", "claim_oneshot", "claim_trial", "complete_trial", "create_project",
-    "create_project_with_data", "create_share_link", "dataset_by_choice", "fail_oneshot", "fail_trial",
-    "finish_oneshot", "holds_trial", "pause_search", "prune_trial", "record_epoch", "record_oneshot_epoch",
-    "recover_active_searches", "recover_stale_trials", "resume_search", "retrain_architecture",
-    "revoke_share_link", "split_oneshot_settings", "start_search", "sweep", "upload_dataset", "validate_search",
+    "SweepReport", "abort_search", "advance_search", "ask_trial", "beat_trial", "benchmark_dataset",
+    "builtin_dataset", "can_share", "cancel_search", "claim_oneshot", "claim_trial", "complete_trial",
+    "create_project", "create_project_with_data", "create_share_link", "create_token", "dataset_by_choice",
+    "fail_oneshot", "fail_trial", "finish_oneshot", "heartbeat", "holds_trial", "pause_search", "prune_trial",
+    "record_epoch", "record_oneshot_epoch", "recover_active_searches", "recover_stale_trials", "report_epoch",
+    "resume_search", "retrain_architecture", "revoke_share_link", "revoke_token", "split_oneshot_settings",
+    "start_search", "sweep", "tell_trial", "upload_dataset", "user_for_key", "validate_search",
 ]

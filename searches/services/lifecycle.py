@@ -42,7 +42,8 @@ def start_search(project: Project, user, **fields) -> Search:
             strategy_settings=spec.strategy_settings, objectives=spec.objectives, constraints=spec.constraints,
             training=spec.training, estimation=spec.estimation, pruner=spec.pruner,
             pruner_settings=spec.pruner_settings, max_trials=spec.max_trials, max_seconds=spec.max_seconds,
-            parallelism=spec.parallelism, seed=spec.seed, device=spec.device, created_by=user,
+            parallelism=spec.parallelism, seed=spec.seed, device=spec.device, evaluator=spec.evaluator,
+            created_by=user,
         )
         search.warm_start_from.set(spec.warm_start_from)
         dispatch.advance_later(search.id)

@@ -71,6 +71,7 @@ class SearchSpec:
     parallelism: int = 1
     seed: int = 0
     device: str = "cpu"
+    evaluator: str = Search.WORKERS
 
 
 def validate_search(project: Project, *, name: str, space_kind: str, space_spec: dict | None,
@@ -78,7 +79,8 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
                     constraints: list | None = None, pruner: str = "", pruner_settings: dict | None = None,
                     warm_start_from=(), estimation: dict | None = None,
                     training: dict | None = None, max_trials: int | None = 10, max_seconds: int | None = None,
-                    parallelism: int = 1, seed: int = 0, device: str = "cpu", user=None) -> SearchSpec:
+                    parallelism: int = 1, seed: int = 0, device: str = "cpu", user=None,
+                    evaluator: str = Search.WORKERS) -> SearchSpec:
     name = (name or "").strip() if isinstance(name, str) else ""
     if not name:
         raise ValidationError({"name": "a search needs a name"})
@@ -89,6 +91,7 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
     check_space_fits_dataset(project.dataset, space_kind)
     if strategy not in STRATEGIES and strategy not in ONESHOT_STRATEGIES:
         raise ValidationError({"strategy": f"unknown strategy {strategy!r}"})
+    _check_evaluator(evaluator, project.dataset, strategy)
     strategy_settings = strategy_settings or {}
     cost_metrics = in_process_cost_metrics(space_kind, project=project, user=user)  # targets they may use
     try:
@@ -118,7 +121,8 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
                       strategy_settings=strategy_settings, objectives=objectives, constraints=constraints,
                       pruner=pruner or "", pruner_settings=pruner_settings or {}, warm_start_from=warm_start_from,
                       estimation=estimation, training=training, max_trials=max_trials or None,
-                      max_seconds=max_seconds or None, parallelism=parallelism, seed=seed, device=device)
+                      max_seconds=max_seconds or None, parallelism=parallelism, seed=seed, device=device,
+                      evaluator=evaluator)
 
 
 def _check_numbers(**values) -> None:
@@ -195,7 +199,7 @@ def validate_objectives(objectives: list | None, cost_metrics: dict[str, str]) -
     clean = []
     for item in objectives:
         metric = item.get("metric") if isinstance(item, dict) else None
-        if metric not in known:
+        if not isinstance(metric, str) or metric not in known:
             raise ValidationError({"objectives": f"unknown or inapplicable metric {metric!r}; "
                                                  f"use one of {sorted(known)}"})
         direction = item.get("direction", known[metric])
@@ -279,6 +283,16 @@ def _check_pruner(pruner: str, settings: dict, objective: dict, epochs: int) -> 
     if epochs < 2:
         raise ValidationError({"pruner": f"early stopping stops a trial between epochs; with {epochs} epoch per trial "
                                          "there is nothing to stop: train 2 or more epochs, or choose none"})
+
+
+def _check_evaluator(evaluator: str, dataset: Dataset, strategy: str) -> None:
+    if evaluator not in dict(Search.EVALUATORS):
+        raise ValidationError({"evaluator": f"must be one of {[e for e, _ in Search.EVALUATORS]}"})
+    if evaluator == Search.EXTERNAL and strategy in ONESHOT_STRATEGIES:
+        raise ValidationError({"evaluator": "a one-shot search trains its supernet on our workers; "
+                                            "choose a trial-by-trial strategy for your own training code"})
+    if evaluator == Search.EXTERNAL and is_benchmark(dataset):
+        raise ValidationError({"evaluator": f"a {dataset.name} project's trials are answered from its table"})
 
 
 def _check_warm_start(project: Project, space_kind: str, searches) -> list[Search]:

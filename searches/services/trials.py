@@ -17,11 +17,13 @@ from ..pruners import PRUNERS
 
 
 def create_trial(search: Search, number: int, arch: dict, space) -> Trial:
-    """A new queued trial, pushed and sent to the search's workers on commit."""
+    """A new queued trial, pushed and sent to the search's workers on commit (an external search's
+    trials wait for a script to ask for them: services/external.py)."""
     trial = Trial.objects.create(search=search, number=number, arch=arch, arch_key=space.key(arch),
                                  description=space.describe(arch)[:300], queued_at=timezone.now())
     events.trial_changed(trial)
-    dispatch.run_trial_later(trial.id, search.device)
+    if search.evaluator == Search.WORKERS:
+        dispatch.run_trial_later(trial.id, search.device)
     return trial
 
 
@@ -181,5 +183,7 @@ def requeue_orphaned_trials(search: Search, orphaned_worker_prefix: str) -> None
     """Trials a dead process held go back to the queue, and every queued trial is sent again."""
     Trial.objects.filter(search=search, state=Trial.RUNNING, worker__startswith=orphaned_worker_prefix).update(
         state=Trial.QUEUED, worker="", worker_pid=None, queued_at=timezone.now())
+    if search.evaluator != Search.WORKERS:
+        return  # external trials are asked for by the user's script, never sent to our workers
     for trial_id in search.trials.filter(state=Trial.QUEUED).values_list("id", flat=True):
         dispatch.run_trial_later(trial_id, search.device)
