@@ -43,6 +43,7 @@ class AskedTrial:
 
     id: int
     number: int
+    attempt: int
     arch: dict
     description: str
     space_kind: str
@@ -53,7 +54,8 @@ class AskedTrial:
 
     @classmethod
     def from_json(cls, data: dict) -> AskedTrial:
-        return cls(id=data["id"], number=data["number"], arch=data["arch"], description=data["description"],
+        return cls(id=data["id"], number=data["number"], attempt=data["attempt"], arch=data["arch"],
+                   description=data["description"],
                    space_kind=data["space"]["kind"], space_spec=data["space"]["spec"],
                    model_inputs=data["model_inputs"], training=data.get("training", {}),
                    dataset=data.get("dataset", {}))
@@ -73,6 +75,7 @@ class Client:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.retries_on_throttle = retries_on_throttle
+        self._attempts: dict[int, int] = {}  # trial id -> the attempt its ask handed out
         self.session = requests.Session()
         self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
 
@@ -149,7 +152,9 @@ class Client:
             answer = self.request("POST", f"searches/{search_id}/ask/", json={"worker": worker})
             if answer["trial"] is not None:
                 self.heartbeat_seconds = answer["heartbeat_seconds"]
-                return AskedTrial.from_json(answer["trial"])
+                trial = AskedTrial.from_json(answer["trial"])
+                self._attempts[trial.id] = trial.attempt  # sent back with every write: the claim's fence
+                return trial
             if answer["finished"] or not wait or answer["search_state"] == "paused":
                 return None
             time.sleep(answer["retry_after"] or 1)
@@ -160,18 +165,24 @@ class Client:
 
     def report(self, trial_id: int, epoch: int, metrics: dict) -> bool:
         """One epoch's metrics. False: stop training (the pruner stopped the trial, or the search ended)."""
-        return self.request("POST", f"trials/{trial_id}/report/", json={"epoch": epoch, "metrics": metrics})[
-            "keep_going"]
+        body = {"epoch": epoch, "metrics": metrics, **self._fence(trial_id)}
+        return self.request("POST", f"trials/{trial_id}/report/", json=body)["keep_going"]
 
     def tell(self, trial_id: int, metrics: dict) -> bool:
         """The final metrics (the search's objective metric included). False: the trial had already ended."""
-        return self.request("POST", f"trials/{trial_id}/tell/", json={"metrics": metrics})["accepted"]
+        return self.request("POST", f"trials/{trial_id}/tell/", json={"metrics": metrics, **self._fence(trial_id)})[
+            "accepted"]
 
     def fail(self, trial_id: int, error: str) -> bool:
-        return self.request("POST", f"trials/{trial_id}/tell/", json={"error": error})["accepted"]
+        return self.request("POST", f"trials/{trial_id}/tell/", json={"error": error, **self._fence(trial_id)})[
+            "accepted"]
 
     def beat(self, trial_id: int) -> bool:
-        return self.request("POST", f"trials/{trial_id}/heartbeat/")["keep_going"]
+        return self.request("POST", f"trials/{trial_id}/heartbeat/", json=self._fence(trial_id))["keep_going"]
+
+    def _fence(self, trial_id: int) -> dict:
+        attempt = self._attempts.get(trial_id)
+        return {"attempt": attempt} if attempt is not None else {}
 
     @contextmanager
     def heartbeat(self, trial_id: int, every: float | None = None):

@@ -160,9 +160,17 @@ class AskRequestSerializer(serializers.Serializer):
                                    help_text="a name for the machine or process that trains the trial")
 
 
+def attempt_field() -> serializers.IntegerField:
+    return serializers.IntegerField(
+        required=False, min_value=1, max_value=2**31 - 1,
+        help_text="the attempt the ask handed out: once the trial was given to another claim (this script went "
+                  "silent), writes of the old attempt are refused")
+
+
 class ExternalTrialSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.IntegerField()
+    attempt = serializers.IntegerField(help_text="this claim's number: send it back with report, tell, heartbeat")
     arch = serializers.DictField()
     description = serializers.CharField()
     space = serializers.DictField(help_text="kind and spec: searches.spaces.registry.build_space(kind, spec)")
@@ -184,12 +192,18 @@ class AskResponseSerializer(serializers.Serializer):
 class ReportSerializer(serializers.Serializer):
     epoch = serializers.JSONField(help_text="1, 2, ...")
     metrics = serializers.JSONField(help_text='{"val_accuracy": 0.91, "train_loss": 0.3}')
+    attempt = attempt_field()
+
+
+class HeartbeatSerializer(serializers.Serializer):
+    attempt = attempt_field()
 
 
 class TellSerializer(serializers.Serializer):
     metrics = serializers.JSONField(required=False, help_text="final metrics, with the search's objective metric")
     error = serializers.CharField(required=False, allow_blank=True, max_length=10_000,
                                   help_text="instead of metrics: the trial failed, and why")
+    attempt = attempt_field()
 
     def validate(self, attrs):
         if ("metrics" in attrs) == ("error" in attrs):

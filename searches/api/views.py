@@ -274,7 +274,8 @@ def external_trial(trial: Trial) -> dict:
     inputs = model_inputs(search.project.dataset, search.seed)
     dataset = search.project.dataset
     return {
-        "id": trial.id, "number": trial.number, "arch": trial.arch, "description": trial.description,
+        "id": trial.id, "number": trial.number, "attempt": trial.attempt, "arch": trial.arch,
+        "description": trial.description,
         "space": {"kind": search.space.kind, "spec": search.space.spec},
         "model_inputs": {"input_shape": list(inputs.input_shape), "num_classes": inputs.num_classes,
                          "task": inputs.task, "vocab_size": inputs.vocab_size},
@@ -313,7 +314,7 @@ class TrialReport(APIView):
     def post(self, request, trial_id: int):
         trial = trial_for_user(request.user, trial_id)
         d = _valid(s.ReportSerializer, request)
-        keep_going = services.report_epoch(trial, d["epoch"], d["metrics"])
+        keep_going = services.report_epoch(trial, d["epoch"], d["metrics"], attempt=d.get("attempt"))
         return _progress(trial.id, accepted=trial.state == Trial.RUNNING, keep_going=keep_going)
 
 
@@ -323,16 +324,17 @@ class TrialTell(APIView):
     def post(self, request, trial_id: int):
         trial = trial_for_user(request.user, trial_id)
         d = _valid(s.TellSerializer, request)
-        accepted = services.tell_trial(trial, metrics=d.get("metrics"), error=d.get("error"))
+        accepted = services.tell_trial(trial, metrics=d.get("metrics"), error=d.get("error"),
+                                       attempt=d.get("attempt"))
         return _progress(trial.id, accepted=accepted, keep_going=False)
 
 
 class TrialHeartbeat(APIView):
-    @extend_schema(request=None, responses=s.TrialProgressSerializer,
+    @extend_schema(request=s.HeartbeatSerializer, responses=s.TrialProgressSerializer,
                    summary="Still training: keeps the trial from being declared lost")
     def post(self, request, trial_id: int):
         trial = trial_for_user(request.user, trial_id)
-        alive = services.heartbeat(trial)
+        alive = services.heartbeat(trial, attempt=_valid(s.HeartbeatSerializer, request).get("attempt"))
         return _progress(trial.id, accepted=alive, keep_going=alive)
 
 

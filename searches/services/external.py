@@ -64,13 +64,19 @@ def _claim_next(search: Search, worker: str) -> Trial | None:
     return None
 
 
-def heartbeat(trial: Trial) -> bool:
-    """The script is alive; False when the trial is no longer running (reaped, pruned, cancelled)."""
+def _fence(trial: Trial, attempt: int | None) -> int:
+    """The attempt a script writes as: the one its ask handed out (a client sends it back), else the
+    trial's current one (a bare script that does not, and then cannot be told from a later claim)."""
+    return trial.attempt if attempt is None else attempt
+
+
+def heartbeat(trial: Trial, attempt: int | None = None) -> bool:
+    """The script is alive; False when its claim is no longer running (requeued, pruned, cancelled)."""
     check_external(trial.search)
-    return beat_trial(trial.id, trial.attempt)
+    return beat_trial(trial.id, _fence(trial, attempt))
 
 
-def report_epoch(trial: Trial, epoch, metrics) -> bool:
+def report_epoch(trial: Trial, epoch, metrics, attempt: int | None = None) -> bool:
     """One epoch's metrics; False tells the script to stop (pruned, cancelled or reaped)."""
     check_external(trial.search)
     if isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= MAX_EPOCH:
@@ -78,17 +84,18 @@ def report_epoch(trial: Trial, epoch, metrics) -> bool:
     clean = _numeric_metrics(metrics)
     if not clean:
         raise ValidationError({"metrics": "give at least one metric, e.g. {\"val_accuracy\": 0.9}"})
-    return record_epoch(trial.id, epoch, clean, attempt=trial.attempt)
+    return record_epoch(trial.id, epoch, clean, attempt=_fence(trial, attempt))
 
 
-def tell_trial(trial: Trial, metrics=None, error: str | None = None) -> bool:
+def tell_trial(trial: Trial, metrics=None, error: str | None = None, attempt: int | None = None) -> bool:
     """The trial's end: final metrics (complete) or an error (failed). False when it had already
     ended (pruned, cancelled, reaped): the first word stands."""
     check_external(trial.search)
     if error is not None:
         if not isinstance(error, str) or not error.strip():
             raise ValidationError({"error": "say what went wrong"})
-        return fail_trial(trial.id, f"reported by the training script: {error.strip()[:4000]}", attempt=trial.attempt)
+        return fail_trial(trial.id, f"reported by the training script: {error.strip()[:4000]}",
+                          attempt=_fence(trial, attempt))
     clean = _numeric_metrics(metrics)
     metric = trial.search.primary_metric
     if metric not in clean:
@@ -97,7 +104,7 @@ def tell_trial(trial: Trial, metrics=None, error: str | None = None) -> bool:
         model, _ = build_model(trial.search, trial.arch)
         clean["params"] = sum(p.numel() for p in model.parameters())
     clean.update(target_costs_for_objectives(trial.search, trial.arch))
-    done = complete_trial(trial.id, clean, attempt=trial.attempt)
+    done = complete_trial(trial.id, clean, attempt=_fence(trial, attempt))
     if done:
         _record_device_costs(trial.id)
     return done

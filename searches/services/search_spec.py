@@ -87,6 +87,9 @@ def validate_search(project: Project, *, name: str, space_kind: str, space_spec:
     if len(name) > Search._meta.get_field("name").max_length:
         raise ValidationError({"name": f"at most {Search._meta.get_field('name').max_length} characters"})
     _check_numbers(seed=seed, parallelism=parallelism, max_trials=max_trials, max_seconds=max_seconds)
+    _check_no_nul(name=name, space_spec=space_spec, strategy_settings=strategy_settings, objectives=objectives,
+                  constraints=constraints, pruner=pruner, pruner_settings=pruner_settings, estimation=estimation,
+                  training=training)
     space = validate_space(space_kind, space_spec or {})
     check_space_fits_dataset(project.dataset, space_kind)
     if strategy not in STRATEGIES and strategy not in ONESHOT_STRATEGIES:
@@ -143,6 +146,23 @@ def _check_constraint_limits(constraints: list[dict]) -> None:
         high = CONSTRAINT_RANGES[field_name].high
         if not spec["max"] <= high:
             raise ValidationError({field_name: f"must be at most {high:g}, got {spec['max']:g}"})
+
+
+def _holds_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def _check_no_nul(**fields) -> None:
+    """PostgreSQL stores no NUL character in text or JSON: refuse it by name rather than fail on save."""
+    for name, value in fields.items():
+        if _holds_nul(value):
+            raise ValidationError({name: "contains a NUL character (\\u0000), which cannot be stored"})
 
 
 def _spec_error(exc: SpecError, prefix: str) -> ValidationError:
