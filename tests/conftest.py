@@ -8,6 +8,13 @@ os.environ.setdefault("NASWEB_TORCH_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)
+def own_var_folder(settings, tmp_path):
+    # Checkpoints and kept weights are files named by trial id, and every run's test database numbers its
+    # trials from 1 again: each test gets its own folder, so no test meets another run's files.
+    settings.VAR_DIR = tmp_path / "var"
+
+
+@pytest.fixture(autouse=True)
 def quick_password_hashing(settings):
     # Fixtures create several users per test; the slow default hasher is not under test.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -3,10 +3,6 @@ service, answer with a serializer. Errors are JSON (errors.py)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -27,6 +23,7 @@ from ..services.external import heartbeat_seconds
 from ..services.search_spec import validate_space
 from ..spaces.registry import SPACES
 from ..training.datasets import BUILTIN_DATASETS
+from ..trial_export import trials_csv
 from . import serializers as s
 from .pagination import trial_page
 from .specs import SearchSpecSerializer, spec_document, start_from_spec
@@ -229,29 +226,13 @@ class TrialList(APIView):
         return Response(s.TrialPageSerializer({**page, "next": next_url}).data)
 
 
-CSV_COLUMNS = ["number", "state", "val_accuracy", "params", "epochs_done", "seconds", "description", "arch",
-               "error"]
-
-
-def trials_csv(search: Search) -> str:
-    trials = list(search.trials.order_by("number"))
-    metric_names = sorted({k for t in trials for k in t.metrics} - set(CSV_COLUMNS))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS + metric_names)
-    for t in trials:
-        writer.writerow([t.number, t.state, t.val_accuracy, t.params, t.epochs_done, t.seconds, t.description,
-                         json.dumps(t.arch, sort_keys=True), t.error.splitlines()[0] if t.error else ""]
-                        + [t.metrics.get(name, "") for name in metric_names])
-    return out.getvalue()
-
-
 class TrialCsv(APIView):
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR}, summary="All trials as CSV, one row each")
     def get(self, request, search_id: int):
         search = search_for_user(request.user, search_id)
-        response = HttpResponse(trials_csv(search), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="search-{search.id}-trials.csv"'
+        filename, body = trials_csv(search)  # the one CSV, also the search page's (searches/trial_export.py)
+        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
 
 

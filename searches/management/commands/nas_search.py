@@ -28,9 +28,10 @@ from searches.access import project_for_user, visible_projects
 from searches.api.errors import flatten
 from searches.api.serializers import SearchSerializer, TrialSerializer
 from searches.api.specs import spec_document, start_from_spec
-from searches.api.views import trials_csv
 from searches.engine_data import build_model
+from searches.export_loader import ExportError
 from searches.models import Search, Trial
+from searches.trial_export import export_trial, trials_csv
 
 FINISHED = (Trial.COMPLETE, Trial.PRUNED, Trial.FAILED, Trial.CANCELLED)
 FORMATS = ("csv", "json", "onnx", "torchscript")
@@ -75,6 +76,8 @@ class Command(BaseCommand):
         p.add_argument("--format", choices=FORMATS, default="csv")
         p.add_argument("--trial", type=int, help="trial number for onnx/torchscript (default: the best)")
         p.add_argument("--output", help="file to write (default: standard output for csv/json)")
+        p.add_argument("--untrained", action="store_true",
+                       help="onnx/torchscript of a trial without kept weights: the architecture, freshly initialised")
 
     def handle(self, *args, **opts):
         return getattr(self, f"do_{opts['action']}")(opts)
@@ -204,7 +207,7 @@ class Command(BaseCommand):
     def do_export(self, opts):
         search, fmt, output = self._search(opts["search"]), opts["format"], opts["output"]
         if fmt == "csv":
-            return self._write(trials_csv(search), output)
+            return self._write(trials_csv(search)[1].decode(), output)
         if fmt == "json":
             document = {"spec": spec_document(search), "search": SearchSerializer(search).data,
                         "trials": TrialSerializer(search.trials.order_by("number"), many=True).data}
@@ -212,7 +215,15 @@ class Command(BaseCommand):
         trial = self._export_trial(search, opts["trial"])
         if not output:
             raise CommandError(f"--output: give a file for the {fmt} model")
-        self._export_model(search, trial, fmt, Path(output))
+        try:
+            _, body = export_trial(trial, fmt)  # the trained weights the search kept (searches/weights.py)
+        except ExportError as exc:
+            if not opts["untrained"]:
+                raise CommandError(f"trial {trial.number}: {exc} (--untrained exports the architecture with "
+                                   f"fresh weights)") from None
+            return self._export_untrained(search, trial, fmt, Path(output))
+        Path(output).write_bytes(body)
+        self.stderr.write(f"wrote {output}: trial {trial.number} ({trial.description}) as {fmt}, trained weights")
 
     def _write(self, text: str, output: str | None) -> None:
         if output:
@@ -232,9 +243,9 @@ class Command(BaseCommand):
             raise CommandError(f"--trial: search {search.id} has no trial {number}")
         return trial
 
-    def _export_model(self, search: Search, trial: Trial, fmt: str, path: Path) -> None:
-        """The trial's architecture as a model file. Trials keep no weights, so they are freshly
-        initialised (seeded): the graph is the searched architecture, ready to train or to deploy-test."""
+    def _export_untrained(self, search: Search, trial: Trial, fmt: str, path: Path) -> None:
+        """The trial's architecture as a model file with freshly initialised (seeded) weights, for a trial
+        whose weights were not kept: the graph is the searched architecture, ready to train or to deploy-test."""
         import torch  # heavy: only for model export
 
         torch.manual_seed(search.seed * 100_003 + trial.number)
@@ -248,4 +259,4 @@ class Command(BaseCommand):
             torch.onnx.export(model, (example,), str(path), input_names=["input"], output_names=["output"],
                               dynamo=False)
         self.stderr.write(f"wrote {path}: trial {trial.number} ({trial.description}) as {fmt}, input shape "
-                          f"{list(shape)}, weights freshly initialised (trials keep no weights)")
+                          f"{list(shape)}, weights freshly initialised (--untrained)")

@@ -1,5 +1,7 @@
 """The token settings page, the form's evaluator field, and nas_search's create/status/export."""
 
+import csv
+import io
 import json
 from io import StringIO
 
@@ -60,12 +62,15 @@ def test_create_list_status_and_export(tmp_path, owner, project, start_search):
     services.tell_trial(trial, {"val_accuracy": 0.75})
     status = nas_search("status", str(trial.search_id))
     assert "1 complete" in status and "best: trial 1, val_accuracy 0.75" in status
-    assert nas_search("export", str(trial.search_id), "--format", "csv").splitlines()[1].startswith("1,complete,0.75")
+    rows = list(csv.DictReader(io.StringIO(nas_search("export", str(trial.search_id), "--format", "csv"))))
+    assert (rows[0]["number"], rows[0]["state"], rows[0]["val_accuracy"]) == ("1", "complete", "0.75")
     document = json.loads(nas_search("export", str(trial.search_id), "--format", "json"))
     assert document["spec"]["evaluator"] == "external" and document["trials"][0]["val_accuracy"] == 0.75
     for fmt in ("onnx", "torchscript"):
         path = tmp_path / f"best.{fmt}"
-        nas_search("export", str(trial.search_id), "--format", fmt, "--output", str(path))
+        with pytest.raises(CommandError, match="--untrained"):  # an external trial's weights are the script's
+            nas_search("export", str(trial.search_id), "--format", fmt, "--output", str(path))
+        nas_search("export", str(trial.search_id), "--format", fmt, "--output", str(path), "--untrained")
         assert path.stat().st_size > 1000
     import onnx
     import torch
