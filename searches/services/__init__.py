@@ -44,6 +44,7 @@ from .trials import (
     prune_trial,
     record_epoch,
     recover_stale_trials,
+    requeue_lost_trial,
 )
 
 __all__ = [
@@ -51,6 +52,6 @@ __all__ = [
     "cancel_search", "claim_oneshot", "claim_trial", "complete_trial", "create_project", "create_project_with_data",
     "dataset_by_choice", "fail_oneshot", "fail_trial", "finish_oneshot", "holds_trial", "pause_search",
     "prune_trial", "record_epoch", "record_oneshot_epoch", "recover_active_searches", "recover_stale_trials",
-    "resume_search", "retrain_architecture", "split_oneshot_settings", "start_search", "sweep", "upload_dataset",
-    "validate_search",
+    "requeue_lost_trial", "resume_search", "retrain_architecture", "split_oneshot_settings", "start_search",
+    "sweep", "upload_dataset", "validate_search",
 ]

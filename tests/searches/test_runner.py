@@ -186,3 +186,15 @@ def test_a_database_error_mid_training_leaves_the_trial_to_be_requeued(start_sea
         runner.run_trial(trial_id, worker="w")  # the task retries it
     trial = Trial.objects.get(id=trial_id)
     assert trial.state == Trial.RUNNING and not trial.error  # not failed: the sweep requeues it when stale
+
+
+def test_a_restarted_worker_requeues_at_once_what_its_dead_processes_held(start_search, monkeypatch):
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
+    search = start_search(max_trials=3, parallelism=3)
+    dead, alive, elsewhere = services.advance_search(search.id)
+    services.claim_trial(dead, "celery@here", "cpu", pid=2**22 + 12345)  # its process is gone
+    services.claim_trial(alive, "celery@here", "cpu", pid=1)
+    services.claim_trial(elsewhere, "celery@there", "cpu", pid=2**22 + 12345)  # another worker's: not ours to judge
+    assert runner.recover_trials_of_dead_processes("celery@here") == 1
+    states = dict(Trial.objects.filter(search=search).values_list("id", "state"))
+    assert states == {dead: Trial.QUEUED, alive: Trial.RUNNING, elsewhere: Trial.RUNNING}
