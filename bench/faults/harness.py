@@ -16,9 +16,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
@@ -76,20 +78,37 @@ class PrivatePostgres:
     def __init__(self, workdir: Path, also_listen: str = "", trusted_network: str = ""):
         if PG_BIN is None:
             raise RuntimeError("no PostgreSQL binaries under /usr/lib/postgresql/*/bin")
-        self.dir, self.port = workdir / "pgdata", free_port()
+        # Its own folder, readable by the postgres user (a pytest tmp_path sits under a root-only folder).
+        home = Path(tempfile.mkdtemp(prefix="nasweb-pg-"))
+        os.chmod(home, 0o755)
+        self.dir, self.port = home / "pgdata", free_port()
         self.also_listen, self.trusted_network = also_listen, trusted_network
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/nasweb"
-        self.log = workdir / "postgres.log"
+        self.log = home / "postgres.log"
+        (workdir / "postgres-folder.txt").write_text(str(home))
 
-    def _run(self, *cmd: str) -> None:
+    def _run(self, *cmd: str, check: bool = True) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run(prefix + list(cmd), check=True, capture_output=True, timeout=120)
+        out = subprocess.run(prefix + list(cmd), capture_output=True, text=True, timeout=120)
+        if check and out.returncode:
+            log_text = self.log.read_text()[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"{' '.join(cmd)} failed: {out.stdout}{out.stderr}{log_text}")
 
-    def init(self) -> None:
+    def init(self, clone_from: str = "") -> None:
+        """initdb, start, create the database `nasweb`; with `clone_from` (a postgres:// URL of a
+        migrated database, e.g. the test suite's own) its schema and rows are copied in, which is much
+        quicker than running the migrations."""
+        self._init()
+        if clone_from:
+            dump = subprocess.run([str(PG_BIN / "pg_dump"), "--no-owner", "--no-privileges", clone_from],
+                                  capture_output=True, check=True, timeout=120)
+            subprocess.run([str(PG_BIN / "psql"), "-q", "-v", "ON_ERROR_STOP=1", self.url], input=dump.stdout,
+                           capture_output=True, check=True, timeout=120)
+
+    def _init(self) -> None:
         self.dir.mkdir(parents=True)
         if os.geteuid() == 0:  # initdb refuses root: the cluster belongs to the postgres user
             shutil.chown(self.dir, "postgres", "postgres")
-            shutil.chown(self.dir.parent, "postgres", "postgres")
             self.log.touch()
             shutil.chown(self.log, "postgres", "postgres")
         self._run(str(PG_BIN / "initdb"), "-D", str(self.dir), "-U", "postgres", "--auth=trust", "-E", "UTF8")
@@ -107,8 +126,14 @@ class PrivatePostgres:
         options = f"-p {self.port} -k {self.dir} -c listen_addresses={listen} -c fsync=off"
         self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-l", str(self.log), "-o", options, "-w", "start")
 
-    def stop(self) -> None:
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-m", "fast", "-w", "stop")
+    def stop(self, check: bool = True) -> None:
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-m", "fast", "-w", "stop", check=check)
+
+    def remove(self) -> None:
+        """Stop it if it runs, and delete the cluster."""
+        if self.dir.exists():
+            self.stop(check=False)
+        shutil.rmtree(self.dir.parent, ignore_errors=True)
 
 
 def wait_for(check, seconds: float, message: str, every: float = 0.2):
@@ -399,7 +424,8 @@ def restart_service(name: str, stop, start, watcher: Watcher, search_id: int, do
 
 def restart_scenario(service: str, trials: int, epochs: int, down_seconds: float, restarts: int = 1,
                      persistent_redis: bool = False, database_url: str | None = None,
-                     redis_url: str | None = None, folder: Path | None = None) -> tuple[Outcome, float]:
+                     redis_url: str | None = None, folder: Path | None = None,
+                     clone_from: str = "") -> tuple[Outcome, float]:
     """A search while `service` ("redis" or "postgres", always a private instance) is restarted
     `restarts` times. The other service is private too unless its URL is handed in. Returns the
     outcome and the search's wall time."""
@@ -409,11 +435,11 @@ def restart_scenario(service: str, trials: int, epochs: int, down_seconds: float
     if redis:
         redis.start()
     if postgres:
-        postgres.init()
+        postgres.init(clone_from)
     stack = Stack(postgres.url if postgres else database_url, redis.url if redis else redis_url, folder)
     watcher = Watcher(stack.database_url)
     try:
-        if postgres:
+        if postgres and not clone_from:
             stack.manage("migrate", "--noinput", "-v0")
         stack.start_worker()
         stack.start_beat()
@@ -433,7 +459,7 @@ def restart_scenario(service: str, trials: int, epochs: int, down_seconds: float
         watcher.close()
         stack.stop()
         if postgres:
-            postgres.stop()
+            postgres.remove()
         if redis:
             redis.stop()
 
@@ -487,7 +513,7 @@ def kill_scenario(kills: int, trials: int, epochs: int, database_url: str | None
         watcher.close()
         stack.stop()
         if postgres:
-            postgres.stop()
+            postgres.remove()
         if redis:
             redis.stop()
 
@@ -527,27 +553,63 @@ class NetworkNamespace:
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
 
 
-def second_host_scenario(trials: int, epochs: int, folder: Path) -> tuple[Outcome, list[str], dict]:
-    """PostgreSQL, Redis and beat on this host; the only worker in a second network namespace, joined by
-    the addresses in its environment. Returns the outcome, the trials' worker names and what the
-    namespace can reach."""
+class Relay:
+    """Forwards TCP connections from `listen` (an address of this host the namespace reaches) to a
+    service that listens on 127.0.0.1 only, as a second host's route to the database and broker."""
+
+    def __init__(self, listen_host: str, target_port: int):
+        self.server = socket.create_server((listen_host, 0))
+        self.port, self.target_port = self.server.getsockname()[1], target_port
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def second_host_scenario(trials: int, epochs: int, folder: Path, database_url: str,
+                         redis_url: str) -> tuple[Outcome, list[str], dict]:
+    """The database and Redis at `database_url` / `redis_url` (on 127.0.0.1) and beat stay on this host;
+    the only worker runs in a second network namespace and reaches them at this host's address on the
+    veth pair (through a relay, as the services here listen on 127.0.0.1 only), joined by the addresses
+    in its environment. Returns the outcome, the trials' worker names and what the namespace reaches."""
     ns = NetworkNamespace()
     ns.create()
-    redis = PrivateRedis(folder, also_listen=ns.host_ip)
-    postgres = PrivatePostgres(folder, also_listen=ns.host_ip, trusted_network=ns.network)
+    db, broker = urlsplit(database_url), urlsplit(redis_url)
+    relays = [Relay(ns.host_ip, db.port or 5432), Relay(ns.host_ip, broker.port or 6379)]
     here = remote = watcher = None
     try:
-        redis.start()
-        postgres.init()
-        here = Stack(postgres.url, redis.url, folder, node="here")
-        here.manage("migrate", "--noinput", "-v0")
-        remote = Stack(postgres.url.replace("127.0.0.1", ns.host_ip), redis.url.replace("127.0.0.1", ns.host_ip),
+        here = Stack(database_url, redis_url, folder, node="here")
+        remote = Stack(_moved(database_url, ns.host_ip, relays[0].port), _moved(redis_url, ns.host_ip, relays[1].port),
                        folder, wrap=ns.exec, prefix=here.prefix, node="second-host", concurrency=1)
-        reach = {"database at host address": ns.reaches(ns.host_ip, postgres.port),
-                 "database at 127.0.0.1": ns.reaches("127.0.0.1", postgres.port)}
+        reach = {"database at host address": ns.reaches(ns.host_ip, relays[0].port),
+                 "database at 127.0.0.1": ns.reaches("127.0.0.1", db.port or 5432)}
         remote.start_worker()
         here.start_beat()
-        watcher = Watcher(postgres.url)
+        watcher = Watcher(database_url)
         search_id = here.start_search(trials, epochs, parallelism=1)
         log(f"search {search_id}: {trials} trials; the only worker is in network namespace {ns.name}")
         watcher.wait_finished(search_id, 600)
@@ -560,6 +622,12 @@ def second_host_scenario(trials: int, epochs: int, folder: Path) -> tuple[Outcom
         for stack in (remote, here):
             if stack:
                 stack.stop()
-        postgres.stop()
-        redis.stop()
+        for relay in relays:
+            relay.close()
         ns.destroy()
+
+
+def _moved(url: str, host: str, port: int) -> str:
+    parts = urlsplit(url)
+    auth = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{auth + '@' if auth else ''}{host}:{port}"))
