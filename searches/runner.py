@@ -48,10 +48,11 @@ def run_trial(trial_id: int, worker: str) -> None:
         return  # the trial was deleted: nothing to do
     device = resolve_device("auto") if row["search__device"] == "gpu" else "cpu"
     dead = row["attempt"] if row["state"] == Trial.RUNNING and _holder_is_dead(trial_id, row, worker) else None
-    trial = services.claim_trial(trial_id, worker=worker, device=device, pid=os.getpid(), take_over_attempt=dead)
-    if trial is None:
-        return
-    with _running_lock:
+    with _running_lock:  # a duplicate message on another thread of this process must see the claim as ours
+        trial = services.claim_trial(trial_id, worker=worker, device=device, pid=os.getpid(),
+                                     take_over_attempt=dead)
+        if trial is None:
+            return
         _running_here.add(trial_id)
     heartbeat = Heartbeat(trial_id, trial.attempt)
     try:
