@@ -165,6 +165,16 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "nasweb.channel_layers.ThreadSafeInMemoryChannelLayer"}}
 
+# The cache holds the login throttle's counts: shared by every web process when Redis is there.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": envstr("NASWEB_CHANNEL_PREFIX", "nasweb")}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+NASWEB_LOGIN_FAILURES_PER_ADDRESS = envint("NASWEB_LOGIN_FAILURES_PER_ADDRESS", 5, minimum=1)
+NASWEB_LOGIN_FAILURES_PER_USER = envint("NASWEB_LOGIN_FAILURES_PER_USER", 20, minimum=1)
+NASWEB_LOGIN_WINDOW_SECONDS = envint("NASWEB_LOGIN_WINDOW_SECONDS", 900, minimum=1)
+
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

@@ -6,9 +6,14 @@ from searches import report_views
 from searches import views as search_views
 from searches.api import pages as api_pages
 
+from .login_throttle import ThrottledAdminAuthenticationForm, ThrottledAuthenticationForm
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm),
+         name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", search_views.signup, name="signup"),
     path("share/<str:token>/", report_views.share_page, name="share_page"),

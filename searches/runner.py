@@ -49,10 +49,11 @@ def run_trial(trial_id: int, worker: str) -> None:
         return  # deleted, or trained by the user's own script (ask/tell): nothing to do here
     device = resolve_device("auto") if row["search__device"] == "gpu" else "cpu"
     dead = row["attempt"] if row["state"] == Trial.RUNNING and _holder_is_dead(trial_id, row, worker) else None
-    trial = services.claim_trial(trial_id, worker=worker, device=device, pid=os.getpid(), take_over_attempt=dead)
-    if trial is None:
-        return
-    with _running_lock:
+    with _running_lock:  # a duplicate message on another thread of this process must see the claim as ours
+        trial = services.claim_trial(trial_id, worker=worker, device=device, pid=os.getpid(),
+                                     take_over_attempt=dead)
+        if trial is None:
+            return
         _running_here.add(trial_id)
     heartbeat = Heartbeat(trial_id, trial.attempt)
     try:
@@ -97,6 +98,16 @@ def _holder_is_dead(trial_id: int, row: dict, worker: str) -> bool:
         with _running_lock:
             return trial_id not in _running_here
     return not _process_alive(pid)
+
+
+def recover_trials_of_dead_processes(worker: str) -> int:
+    """When a worker starts: trials held under its node name by processes that no longer exist (its
+    main process was killed with its pool) go back to the queue at once, without waiting until their
+    heartbeat is stale. Returns how many."""
+    rows = Trial.objects.filter(state=Trial.RUNNING, worker=worker[:200]).values("id", "worker", "worker_pid",
+                                                                                 "attempt")
+    return sum(services.requeue_lost_trial(row["id"], row["attempt"]) for row in rows
+               if _holder_is_dead(row["id"], row, worker))
 
 
 def _process_alive(pid: int) -> bool:

@@ -55,5 +55,10 @@ def run_oneshot(self, search_id: int) -> None:
 
 @shared_task(name=dispatch.SWEEP, acks_late=True, max_retries=0, soft_time_limit=60, time_limit=90)
 def sweep() -> dict:
-    """Celery beat sends this every NASWEB_SWEEP_SECONDS (nasweb/celery.py)."""
-    return services.sweep().as_dict()
+    """Celery beat sends this every NASWEB_SWEEP_SECONDS (nasweb/celery.py); during an outage the next
+    one tries again, so a failed sweep is one line in the log, not a retry."""
+    try:
+        return services.sweep().as_dict()
+    except TRANSIENT_ERRORS as exc:
+        log.warning("recovery sweep skipped, the database or the broker is away: %s", str(exc).strip()[:200])
+        return {}

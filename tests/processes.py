@@ -68,8 +68,8 @@ def process(cmd: list[str], env: dict, log: Path):
 
 
 @contextmanager
-def server(env: dict, log: Path):
-    port = free_port()
+def server(env: dict, log: Path, port: int | None = None):
+    port = port or free_port()
     with process([sys.executable, "manage.py", "nas_serve", "--port", str(port)], env, log) as proc:
         url = f"http://127.0.0.1:{port}"
         wait_for_http(url + "/accounts/login/", proc, log)

@@ -42,7 +42,9 @@ def test_a_redis_restart_mid_search_loses_and_duplicates_nothing(tmp_path, setti
 
 
 @pytest.mark.skipif(PG_BIN is None, reason="needs PostgreSQL's initdb and pg_ctl for a private cluster")
+@pytest.mark.django_db(transaction=True)  # the private cluster starts as a copy of the migrated test database
 def test_a_postgresql_restart_mid_search_loses_and_duplicates_nothing(tmp_path):
     result, _ = restart_scenario("postgres", trials=4, epochs=8, down_seconds=4, restarts=1,
-                                 redis_url=os.environ["REDIS_URL"], folder=tmp_path)
+                                 redis_url=os.environ["REDIS_URL"], folder=tmp_path,
+                                 clone_from=postgres_url(connection.settings_dict["NAME"]))
     assert_ok(result)

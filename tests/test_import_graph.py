@@ -31,6 +31,7 @@ FLOORS = (
     ("searches.share_report", 3), ("searches.analysis_report", 3), ("devices.services", 3), ("devices.queries", 3),
     ("searches.runner", 4),
     ("searches.tasks", 5), ("devices.tasks", 5), ("searches.embedded", 5), ("devices.signals", 5),
+    ("searches.signals", 5),
 )
 WEB_FLOOR = 6
 

@@ -16,9 +16,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
@@ -41,14 +43,17 @@ def log(message: str) -> None:
 class PrivateRedis:
     """redis-server on its own port and folder; `persistent` turns on the append-only file."""
 
-    def __init__(self, workdir: Path, persistent: bool = False):
+    def __init__(self, workdir: Path, persistent: bool = False, also_listen: str = ""):
         self.dir, self.port, self.persistent, self.proc = workdir / "redis", free_port(), persistent, None
+        self.also_listen = also_listen
         self.dir.mkdir(parents=True, exist_ok=True)
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-               "--save", "", "--appendonly", "yes" if self.persistent else "no", "--daemonize", "no"]
+        bind = ["127.0.0.1"] + ([self.also_listen] if self.also_listen else [])
+        cmd = ["redis-server", "--port", str(self.port), "--bind", *bind, "--protected-mode", "no",
+               "--dir", str(self.dir), "--save", "", "--appendonly", "yes" if self.persistent else "no",
+               "--daemonize", "no"]
         self.proc = subprocess.Popen(cmd, stdout=open(self.dir / "redis.log", "a"), stderr=subprocess.STDOUT)
         wait_for(lambda: _redis_ping(self.port), 20, "private redis did not start")
 
@@ -70,25 +75,46 @@ def _redis_ping(port: int) -> bool:
 class PrivatePostgres:
     """A throw-away cluster: initdb into a temporary folder, pg_ctl on its own port (trust auth, local only)."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, also_listen: str = "", trusted_network: str = ""):
         if PG_BIN is None:
             raise RuntimeError("no PostgreSQL binaries under /usr/lib/postgresql/*/bin")
-        self.dir, self.port = workdir / "pgdata", free_port()
+        # Its own folder, readable by the postgres user (a pytest tmp_path sits under a root-only folder).
+        home = Path(tempfile.mkdtemp(prefix="nasweb-pg-"))
+        os.chmod(home, 0o755)
+        self.dir, self.port = home / "pgdata", free_port()
+        self.also_listen, self.trusted_network = also_listen, trusted_network
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/nasweb"
-        self.log = workdir / "postgres.log"
+        self.log = home / "postgres.log"
+        (workdir / "postgres-folder.txt").write_text(str(home))
 
-    def _run(self, *cmd: str) -> None:
+    def _run(self, *cmd: str, check: bool = True) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run(prefix + list(cmd), check=True, capture_output=True, timeout=120)
+        out = subprocess.run(prefix + list(cmd), capture_output=True, text=True, timeout=120)
+        if check and out.returncode:
+            log_text = self.log.read_text()[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"{' '.join(cmd)} failed: {out.stdout}{out.stderr}{log_text}")
 
-    def init(self) -> None:
+    def init(self, clone_from: str = "") -> None:
+        """initdb, start, create the database `nasweb`; with `clone_from` (a postgres:// URL of a
+        migrated database, e.g. the test suite's own) its schema and rows are copied in, which is much
+        quicker than running the migrations."""
+        self._init()
+        if clone_from:
+            dump = subprocess.run([str(PG_BIN / "pg_dump"), "--no-owner", "--no-privileges", clone_from],
+                                  capture_output=True, check=True, timeout=120)
+            subprocess.run([str(PG_BIN / "psql"), "-q", "-v", "ON_ERROR_STOP=1", self.url], input=dump.stdout,
+                           capture_output=True, check=True, timeout=120)
+
+    def _init(self) -> None:
         self.dir.mkdir(parents=True)
         if os.geteuid() == 0:  # initdb refuses root: the cluster belongs to the postgres user
             shutil.chown(self.dir, "postgres", "postgres")
-            shutil.chown(self.dir.parent, "postgres", "postgres")
             self.log.touch()
             shutil.chown(self.log, "postgres", "postgres")
         self._run(str(PG_BIN / "initdb"), "-D", str(self.dir), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        if self.trusted_network:  # a second host (network namespace) connects over its own network
+            with open(self.dir / "pg_hba.conf", "a") as hba:
+                hba.write(f"host all all {self.trusted_network} trust\n")
         self.start()
         conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres")
         conn.autocommit = True
@@ -96,11 +122,18 @@ class PrivatePostgres:
         conn.close()
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        listen = ",".join(["127.0.0.1"] + ([self.also_listen] if self.also_listen else []))
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses={listen} -c fsync=off"
         self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-l", str(self.log), "-o", options, "-w", "start")
 
-    def stop(self) -> None:
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-m", "fast", "-w", "stop")
+    def stop(self, check: bool = True) -> None:
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-m", "fast", "-w", "stop", check=check)
+
+    def remove(self) -> None:
+        """Stop it if it runs, and delete the cluster."""
+        if self.dir.exists():
+            self.stop(check=False)
+        shutil.rmtree(self.dir.parent, ignore_errors=True)
 
 
 def wait_for(check, seconds: float, message: str, every: float = 0.2):
@@ -123,18 +156,22 @@ class Stack:
     workdir: Path
     concurrency: int = 2
     extra_env: dict = field(default_factory=dict)
+    #: Runs the worker inside something, e.g. ["ip", "netns", "exec", name]; the same prefix joins two stacks.
+    wrap: list = field(default_factory=list)
+    prefix: str = ""
+    node: str = "faults"
     worker: subprocess.Popen | None = None
     beat: subprocess.Popen | None = None
 
     def __post_init__(self):
-        self.prefix = f"f{os.getpid()}x{free_port()}-"
+        self.prefix = self.prefix or f"f{os.getpid()}x{free_port()}-"
         env = {k: v for k, v in os.environ.items() if k not in STRIPPED}
         env.update({"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url, "PYTHONUNBUFFERED": "1",
                     "NASWEB_QUEUE_PREFIX": self.prefix, "NASWEB_CHANNEL_PREFIX": self.prefix,
                     "NASWEB_TORCH_THREADS": "1", "NASWEB_LOG_LEVEL": "WARNING",
                     "NASWEB_VAR_DIR": str(self.workdir / "var"), **self.extra_env})
         self.env = env
-        self.worker_log = self.workdir / "worker.log"
+        self.worker_log = self.workdir / f"{self.node}-worker.log"
 
     def manage(self, *args: str, timeout: int = 300) -> str:
         out = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
@@ -145,9 +182,9 @@ class Stack:
 
     def start_worker(self) -> subprocess.Popen:
         ready_before = self.worker_log.read_text().count(" ready.") if self.worker_log.exists() else 0
-        cmd = [sys.executable, "-m", "celery", "-A", "nasweb", "worker", "-Q",
+        cmd = [*self.wrap, sys.executable, "-m", "celery", "-A", "nasweb", "worker", "-Q",
                f"{self.prefix}default,{self.prefix}cpu", "--concurrency", str(self.concurrency),
-               "-n", f"faults-{self.prefix}@%h", "--without-gossip", "--without-mingle", "--loglevel", "INFO"]
+               "-n", f"{self.node}-{self.prefix}@%h", "--without-gossip", "--without-mingle", "--loglevel", "INFO"]
         self.worker = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=open(self.worker_log, "a"),
                                        stderr=subprocess.STDOUT)
         wait_for(lambda: self.worker_log.read_text().count(" ready.") > ready_before or self.worker.poll() is not None,
@@ -204,7 +241,7 @@ def orphans_of_this_stack(prefix: str) -> list[int]:
     found = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            if f"faults-{prefix}@".encode() in cmdline.read_bytes():
+            if f"-{prefix}@".encode() in cmdline.read_bytes():
                 found.append(int(cmdline.parent.name))
         except OSError:
             continue
@@ -321,7 +358,6 @@ def kill_workers(stack: Stack, watcher: Watcher, search_id: int, kills: int) -> 
             log(f"the search finished after {number} kills")
             break
         kind = "child" if number % 2 == 0 else "main"
-        held.sort(key=lambda t: t["attempt"])  # spread the kills: the least interrupted trial first
         if kind == "child":
             victims = {held[0]["id"]: held[0]["attempt"]}
             started = time.monotonic()
@@ -341,11 +377,21 @@ def kill_workers(stack: Stack, watcher: Watcher, search_id: int, kills: int) -> 
     return seconds
 
 
+#: A kill lands only on trials interrupted fewer times than this, so that 20 kills spread over the
+#: search instead of hitting one long trial until NASWEB_TRIAL_MAX_ATTEMPTS (5) gives it up.
+MAX_KILLS_PER_TRIAL = 2
+
+
 def _held_trials(stack: Stack, watcher: Watcher, search_id: int) -> list[dict] | None:
+    """The trials the worker's children train now (at least one epoch done), if none of them has
+    been interrupted MAX_KILLS_PER_TRIAL times yet (a main kill takes them all down)."""
     children = set(stack.pool_children())
     trials = watcher.trials(search_id) or []
-    held = [t for t in trials if t["state"] == "running" and t["worker_pid"] in children and t["epochs_done"] >= 1]
-    return held or None
+    running = [t for t in trials if t["state"] == "running" and t["worker_pid"] in children]
+    held = [t for t in running if t["epochs_done"] >= 1]
+    if not held or any(t["attempt"] > MAX_KILLS_PER_TRIAL for t in running):
+        return None
+    return held
 
 
 def _finished(watcher: Watcher, search_id: int) -> bool:
@@ -378,7 +424,8 @@ def restart_service(name: str, stop, start, watcher: Watcher, search_id: int, do
 
 def restart_scenario(service: str, trials: int, epochs: int, down_seconds: float, restarts: int = 1,
                      persistent_redis: bool = False, database_url: str | None = None,
-                     redis_url: str | None = None, folder: Path | None = None) -> tuple[Outcome, float]:
+                     redis_url: str | None = None, folder: Path | None = None,
+                     clone_from: str = "") -> tuple[Outcome, float]:
     """A search while `service` ("redis" or "postgres", always a private instance) is restarted
     `restarts` times. The other service is private too unless its URL is handed in. Returns the
     outcome and the search's wall time."""
@@ -388,11 +435,11 @@ def restart_scenario(service: str, trials: int, epochs: int, down_seconds: float
     if redis:
         redis.start()
     if postgres:
-        postgres.init()
+        postgres.init(clone_from)
     stack = Stack(postgres.url if postgres else database_url, redis.url if redis else redis_url, folder)
     watcher = Watcher(stack.database_url)
     try:
-        if postgres:
+        if postgres and not clone_from:
             stack.manage("migrate", "--noinput", "-v0")
         stack.start_worker()
         stack.start_beat()
@@ -412,7 +459,7 @@ def restart_scenario(service: str, trials: int, epochs: int, down_seconds: float
         watcher.close()
         stack.stop()
         if postgres:
-            postgres.stop()
+            postgres.remove()
         if redis:
             redis.stop()
 
@@ -466,6 +513,121 @@ def kill_scenario(kills: int, trials: int, epochs: int, database_url: str | None
         watcher.close()
         stack.stop()
         if postgres:
-            postgres.stop()
+            postgres.remove()
         if redis:
             redis.stop()
+
+
+# --- a second host: a worker in its own network namespace ----------------------------------------------
+class NetworkNamespace:
+    """`ip netns add` and a veth pair: the namespace reaches this machine only at `host_ip`, as a
+    second host on a private network would (its 127.0.0.1 is its own)."""
+
+    def __init__(self):
+        tag = os.getpid() % 250 + 1
+        self.name, self.link = f"nasweb-h{tag}", f"nwh{tag}"
+        self.host_ip, self.ns_ip, self.network = f"10.214.{tag}.1", f"10.214.{tag}.2", f"10.214.{tag}.0/24"
+        self.exec = ["ip", "netns", "exec", self.name]
+
+    def create(self) -> None:
+        steps = [["ip", "netns", "add", self.name],
+                 ["ip", "link", "add", f"{self.link}-h", "type", "veth", "peer", "name", f"{self.link}-n"],
+                 ["ip", "link", "set", f"{self.link}-n", "netns", self.name],
+                 ["ip", "addr", "add", f"{self.host_ip}/24", "dev", f"{self.link}-h"],
+                 ["ip", "link", "set", f"{self.link}-h", "up"],
+                 [*self.exec, "ip", "addr", "add", f"{self.ns_ip}/24", "dev", f"{self.link}-n"],
+                 [*self.exec, "ip", "link", "set", f"{self.link}-n", "up"],
+                 [*self.exec, "ip", "link", "set", "lo", "up"]]
+        for step in steps:
+            out = subprocess.run(step, capture_output=True, text=True)
+            if out.returncode:
+                self.destroy()
+                raise RuntimeError(f"{' '.join(step)} failed: {out.stderr.strip()}")
+
+    def reaches(self, host: str, port: int) -> bool:
+        probe = f"import socket; socket.create_connection(({host!r}, {port}), timeout=2)"
+        return subprocess.run([*self.exec, sys.executable, "-c", probe], capture_output=True).returncode == 0
+
+    def destroy(self) -> None:
+        subprocess.run(["ip", "link", "del", f"{self.link}-h"], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+
+
+class Relay:
+    """Forwards TCP connections from `listen` (an address of this host the namespace reaches) to a
+    service that listens on 127.0.0.1 only, as a second host's route to the database and broker."""
+
+    def __init__(self, listen_host: str, target_port: int):
+        self.server = socket.create_server((listen_host, 0))
+        self.port, self.target_port = self.server.getsockname()[1], target_port
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def second_host_scenario(trials: int, epochs: int, folder: Path, database_url: str,
+                         redis_url: str) -> tuple[Outcome, list[str], dict]:
+    """The database and Redis at `database_url` / `redis_url` (on 127.0.0.1) and beat stay on this host;
+    the only worker runs in a second network namespace and reaches them at this host's address on the
+    veth pair (through a relay, as the services here listen on 127.0.0.1 only), joined by the addresses
+    in its environment. Returns the outcome, the trials' worker names and what the namespace reaches."""
+    ns = NetworkNamespace()
+    ns.create()
+    db, broker = urlsplit(database_url), urlsplit(redis_url)
+    relays = [Relay(ns.host_ip, db.port or 5432), Relay(ns.host_ip, broker.port or 6379)]
+    here = remote = watcher = None
+    try:
+        here = Stack(database_url, redis_url, folder, node="here")
+        remote = Stack(_moved(database_url, ns.host_ip, relays[0].port), _moved(redis_url, ns.host_ip, relays[1].port),
+                       folder, wrap=ns.exec, prefix=here.prefix, node="second-host", concurrency=1)
+        reach = {"database at host address": ns.reaches(ns.host_ip, relays[0].port),
+                 "database at 127.0.0.1": ns.reaches("127.0.0.1", db.port or 5432)}
+        remote.start_worker()
+        here.start_beat()
+        watcher = Watcher(database_url)
+        search_id = here.start_search(trials, epochs, parallelism=1)
+        log(f"search {search_id}: {trials} trials; the only worker is in network namespace {ns.name}")
+        watcher.wait_finished(search_id, 600)
+        workers = [r[0] for r in watcher.rows("SELECT worker FROM searches_trial WHERE search_id = %s",
+                                              (search_id,))]
+        return outcome(watcher, search_id, trials, epochs), workers, reach
+    finally:
+        if watcher:
+            watcher.close()
+        for stack in (remote, here):
+            if stack:
+                stack.stop()
+        for relay in relays:
+            relay.close()
+        ns.destroy()
+
+
+def _moved(url: str, host: str, port: int) -> str:
+    parts = urlsplit(url)
+    auth = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{auth + '@' if auth else ''}{host}:{port}"))

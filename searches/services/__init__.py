@@ -50,6 +50,7 @@ from .trials import (
     prune_trial,
     record_epoch,
     recover_stale_trials,
+    requeue_lost_trial,
 )
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "create_project", "create_project_with_data", "create_share_link", "create_token", "dataset_by_choice",
     "fail_oneshot", "fail_trial", "finish_oneshot", "heartbeat", "holds_trial", "pause_search", "prune_trial",
     "record_epoch", "record_oneshot_epoch", "recover_active_searches", "recover_stale_trials", "report_epoch",
-    "resume_search", "retrain_architecture", "revoke_share_link", "revoke_token", "split_oneshot_settings",
-    "start_search", "sweep", "tell_trial", "upload_dataset", "user_for_key", "validate_search",
+    "requeue_lost_trial", "resume_search", "retrain_architecture", "revoke_share_link", "revoke_token",
+    "split_oneshot_settings", "start_search", "sweep", "tell_trial", "upload_dataset", "user_for_key",
+    "validate_search",
 ]

@@ -164,6 +164,12 @@ def requeue_trial(trial: Trial, heartbeat_before=None) -> bool:
     return True
 
 
+def requeue_lost_trial(trial_id: int, attempt: int) -> bool:
+    """RUNNING -> QUEUED for a trial whose holder of `attempt` is known to be dead (runner.py decides)."""
+    trial = Trial.objects.select_related("search").filter(id=trial_id, state=Trial.RUNNING, attempt=attempt).first()
+    return trial is not None and requeue_trial(trial)
+
+
 def resend_unclaimed_trials(search: Search) -> int:
     """QUEUED trials nobody claimed for NASWEB_TRIAL_RESEND_SECONDS: their message was lost (a broker
     without persistence restarted, a worker died before taking it). A duplicate is harmless: the

@@ -11,7 +11,7 @@ automatic mixed precision (float16 autocast with a GradScaler).
 
 With `checkpoint_path` set, the complete state (model, optimizer, schedule,
 scaler, random generators, history, best weights) is written atomically at every
-epoch boundary, and a later call with the same path and settings resumes where
+epoch boundary, after `on_epoch` has seen the epoch, and a later call with the same path and settings resumes where
 the last checkpoint left off: a restarted trial ends with the same weights and
 metrics as one that never stopped.
 """
@@ -313,11 +313,13 @@ def train(model, data: DataSplits, config: TrainConfig,
         result = EpochResult(progress.epoch + 1, train_loss, val_loss, val_acc, seconds,
                              seen / max(train_seconds, 1e-9), perplexity(val_loss) if language_model else None)
         record_epoch(progress, run, result, -val_loss if language_model else val_acc, config)
-        if config.checkpoint_path:
-            save_checkpoint(config.checkpoint_path, run, progress, config)
+        # The caller hears of the epoch before it is checkpointed: a crash between the two runs that
+        # epoch again on resumption (with the same result), and never leaves it unreported.
         if on_epoch is not None and on_epoch(result) is False:
             stopped = "stopped_by_callback"
             break
+        if config.checkpoint_path:
+            save_checkpoint(config.checkpoint_path, run, progress, config)
         stopped = progress.finished or stopped
     return finish(run, data, progress, stopped, device, amp, language_model)
 

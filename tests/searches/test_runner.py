@@ -89,7 +89,8 @@ def test_a_requeued_trial_resumes_from_its_checkpoint(start_search, monkeypatch,
                         lambda t, e, m, attempt: trained_epochs.append(e) or real_record(t, e, m, attempt=attempt))
     runner.run_trial(trial_id, worker="w2")
     trial = Trial.objects.get(id=trial_id)
-    assert trial.state == Trial.COMPLETE and trained_epochs == [3, 4] and trial.attempt == 2
+    # the crash came after epoch 2 was recorded and before its checkpoint: epoch 2 runs again
+    assert trial.state == Trial.COMPLETE and trained_epochs == [2, 3, 4] and trial.attempt == 2
     assert sorted(set(trial.epoch_metrics.values_list("epoch", flat=True))) == [1, 2, 3, 4]
     assert not checkpoints_of(trial_id)
 
@@ -186,3 +187,15 @@ def test_a_database_error_mid_training_leaves_the_trial_to_be_requeued(start_sea
         runner.run_trial(trial_id, worker="w")  # the task retries it
     trial = Trial.objects.get(id=trial_id)
     assert trial.state == Trial.RUNNING and not trial.error  # not failed: the sweep requeues it when stale
+
+
+def test_a_restarted_worker_requeues_at_once_what_its_dead_processes_held(start_search, monkeypatch):
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
+    search = start_search(max_trials=3, parallelism=3)
+    dead, alive, elsewhere = services.advance_search(search.id)
+    services.claim_trial(dead, "celery@here", "cpu", pid=2**22 + 12345)  # its process is gone
+    services.claim_trial(alive, "celery@here", "cpu", pid=1)
+    services.claim_trial(elsewhere, "celery@there", "cpu", pid=2**22 + 12345)  # another worker's: not ours to judge
+    assert runner.recover_trials_of_dead_processes("celery@here") == 1
+    states = dict(Trial.objects.filter(search=search).values_list("id", "state"))
+    assert states == {dead: Trial.QUEUED, alive: Trial.RUNNING, elsewhere: Trial.RUNNING}

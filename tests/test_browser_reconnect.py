@@ -1,0 +1,53 @@
+"""Restart the web server under an open search page: the page's socket reconnects and the page
+resynchronises (the trials that finished while the server was down appear) without a reload.
+Production stack: daphne + Celery + PostgreSQL + Redis; the new server listens on the same port."""
+
+import os
+import time
+import uuid
+
+import pytest
+from django.db import connection
+
+from searches.models import Search, Trial
+from tests.processes import celery_worker, child_env, free_port, manage, postgres_url, server
+from tests.test_browser import chromium_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def completed(search_id: int) -> int:
+    return Trial.objects.filter(search_id=search_id, state=Trial.COMPLETE).count()
+
+
+def test_a_restarted_server_is_rejoined_without_a_reload(tmp_path):
+    prefix = f"r{uuid.uuid4().hex[:8]}-"
+    env = child_env(DATABASE_URL=postgres_url(connection.settings_dict["NAME"]), REDIS_URL=os.environ["REDIS_URL"],
+                    NASWEB_QUEUE_PREFIX=prefix, NASWEB_CHANNEL_PREFIX=prefix)
+    manage("nas_demo", "--trials", "4", "--epochs", "10", env=env)
+    search = Search.objects.get()
+    port = free_port()
+    with celery_worker(env, [f"{prefix}default", f"{prefix}cpu"], tmp_path / "worker.log"), chromium_page() as page:
+        with server(env, tmp_path / "server-1.log", port) as url:
+            page.goto(url + "/")
+            page.fill("#id_username", "demo")
+            page.fill("#id_password", "nasweb-demo")
+            page.click("button[type=submit]")
+            page.goto(f"{url}/searches/{search.id}/")
+            page.wait_for_selector("#live-status:has-text('live')")
+            page.evaluate("window.__loaded_once = true")  # gone if the page reloads
+            page.wait_for_selector("#leaderboard tbody tr.trial-row", timeout=60_000)
+        # The server is down: the page says so, and the worker goes on finishing trials.
+        page.wait_for_selector("#live-status:has-text('reconnecting')", timeout=20_000)
+        before = completed(search.id)
+        deadline = time.monotonic() + 120
+        while completed(search.id) == before:
+            assert time.monotonic() < deadline, "no trial finished while the server was down"
+            time.sleep(0.3)
+        with server(env, tmp_path / "server-2.log", port):
+            page.wait_for_selector("#live-status:has-text('live')", timeout=30_000)
+            page.wait_for_function(
+                "document.querySelectorAll('#leaderboard tbody tr.state-row-complete').length === 4",
+                timeout=180_000)
+            page.wait_for_selector("#search-state:has-text('done')", timeout=30_000)
+            assert page.evaluate("window.__loaded_once") is True
