@@ -49,7 +49,7 @@ def reporter(database: str, trial_ids: list[int], rate: float, seconds: float, o
     started, count, epoch = time.perf_counter(), 0, 1
     while time.perf_counter() - started < seconds:
         for trial_id in trial_ids:
-            services.record_epoch(trial_id, epoch, {"val_accuracy": 0.5})
+            services.record_epoch(trial_id, min(epoch, 500), {"val_accuracy": 0.5})  # past 500: rewrites the last
             count += 1
             lag = started + count / rate - time.perf_counter()
             if lag > 0:
@@ -58,8 +58,7 @@ def reporter(database: str, trial_ids: list[int], rate: float, seconds: float, o
     Path(out).write_text(json.dumps(sent))
 
 
-async def client(port: int, path: str, cookie: str, received: dict, ready: asyncio.Event, stop: asyncio.Event,
-                 counter: list) -> None:
+async def client(port: int, path: str, cookie: str, received: dict, ready, counter: list) -> None:
     from autobahn.asyncio.websocket import WebSocketClientFactory, WebSocketClientProtocol
 
     class Listener(WebSocketClientProtocol):
@@ -78,22 +77,26 @@ async def client(port: int, path: str, cookie: str, received: dict, ready: async
     factory = WebSocketClientFactory(f"ws://127.0.0.1:{port}{path}",
                                      headers={"Cookie": f"sessionid={cookie}", "Origin": f"http://127.0.0.1:{port}"})
     factory.protocol = Listener
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_connection(factory, "127.0.0.1", port)
-    await stop.wait()
-    transport.close()
+    factory.setProtocolOptions(openHandshakeTimeout=120)  # a hundred logins at once on a loaded machine
+    transport, _ = await asyncio.get_running_loop().create_connection(factory, "127.0.0.1", port)
+    return transport
 
 
-async def listen(port: int, path: str, cookie: str, clients: int, run) -> list[dict]:
-    received = [{"frames": 0, "seqs": {}} for _ in range(clients)]
-    ready, stop, counter = asyncio.Event(), asyncio.Event(), [0, clients]
-    tasks = [asyncio.ensure_future(client(port, path, cookie, r, ready, stop, counter)) for r in received]
-    await asyncio.wait_for(ready.wait(), 120)
-    await asyncio.get_running_loop().run_in_executor(None, run)
-    await asyncio.sleep(3)  # the last frames
-    stop.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    return received
+def clients_process(port: int, path: str, cookie: str, clients: int, ready, stop, out: str) -> None:
+    """The websocket clients, in a process of their own (autobahn on asyncio; Django's daphne app
+    has chosen Twisted in the main process)."""
+
+    async def run():
+        received = [{"frames": 0, "seqs": {}} for _ in range(clients)]
+        counter = [0, clients]
+        transports = await asyncio.gather(*[client(port, path, cookie, r, ready, counter) for r in received])
+        while not stop.is_set():
+            await asyncio.sleep(0.1)
+        for transport in transports:
+            transport.close()
+        Path(out).write_text(json.dumps(received))
+
+    asyncio.run(run())
 
 
 def main() -> None:
@@ -117,7 +120,7 @@ def main() -> None:
     real_send = dispatch.send_now
     dispatch.send_now = lambda *a: None  # no worker: the reporters write
     search = services.start_search(project, user, name="push", space_kind="chain_mlp", space_spec=None,
-                                   strategy="random", max_trials=10_000, training={"epochs": 10_000}, seed=1)
+                                   strategy="random", max_trials=10_000, training={"epochs": 500}, seed=1)
     dispatch.send_now = real_send
     space = search.space.build()
     import random
@@ -131,20 +134,30 @@ def main() -> None:
     logs.mkdir(exist_ok=True)
     outs = [str(logs / f"push-reporter-{i}.json") for i in range(args.reporters)]
 
-    def run():
-        procs = [multiprocessing.get_context("spawn").Process(
-            target=reporter, args=(args.database, ids[i::args.reporters], args.rate / args.reporters, args.seconds,
-                                   outs[i])) for i in range(args.reporters)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join()
-
+    ctx = multiprocessing.get_context("spawn")
     with server(child_env(**env), logs / "push-server.log") as base:
         port = int(base.rsplit(":", 1)[1])
         print(f"{args.clients} clients, {args.reporters} reporters at {args.rate:.0f} events/s for "
               f"{args.seconds:.0f} s; {load()}")
-        received = asyncio.run(listen(port, f"/ws/searches/{search.id}/", cookie, args.clients, run))
+        ready, stop, received_out = ctx.Event(), ctx.Event(), str(logs / "push-clients.json")
+        listeners = ctx.Process(target=clients_process, args=(port, f"/ws/searches/{search.id}/", cookie,
+                                                              args.clients, ready, stop, received_out))
+        listeners.start()
+        if not ready.wait(240):
+            raise RuntimeError("the websocket clients did not all connect")
+        procs = [ctx.Process(target=reporter, args=(args.database, ids[i::args.reporters],
+                                                     args.rate / args.reporters, args.seconds, outs[i]))
+                 for i in range(args.reporters)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        time.sleep(3)  # the last frames
+        stop.set()
+        listeners.join(60)
+        print(f"after the run: {load()}")
+    received = [{"frames": r["frames"], "seqs": {int(k): v for k, v in r["seqs"].items()}}
+                for r in json.loads(Path(received_out).read_text())]
     sent = [tuple(x) for out in outs for x in json.loads(Path(out).read_text())]
     sent = [(seq, t) for seq, t in sent if seq is not None]
     committed = dict(sent)
