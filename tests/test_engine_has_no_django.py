@@ -28,6 +28,7 @@ ENGINE_PACKAGES = (
     "searches.benchmarks",
     "searches.oneshot",
     "searches.pruners",
+    "searches.structured_pruning",
     "devices.costs",
 )
 # Top-level packages of this project; outside the engine packages they are Django apps or settings.
