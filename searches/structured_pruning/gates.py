@@ -10,8 +10,8 @@ together on
 
 where E[cost] is the parameter count (or the MACs) of the MLP with n_i = sum of layer i's gates
 units: (n_{i-1} + 1) n_i per layer (MACs: n_{i-1} n_i), differentiable in the gates. The widths
-are then read off: layer i keeps the smallest width choice of the space that holds its gates above
-one half (at most the trained width), and the units with the largest gates; if the exact cost is
+are then read off: layer i keeps the smallest width choice of the space of at least its expected
+width (the sum of its gates; at most the trained width), and the units with the largest gates; if the exact cost is
 still over the budget, the widest layer steps down a choice until it fits.
 """
 
@@ -82,7 +82,7 @@ def learn_gates(model: nn.Module, space, arch: dict, data, metric: str, budget: 
     choices = dict(pruned_space.complete(arch))
     for i, gate in enumerate(gates, start=1):
         options = pruned_space.decision(f"width_{i}").choices
-        needed = int((gate > 0.5).sum())
+        needed = round(float(gate.sum()))  # the expected width the cost was computed with
         choices[f"width_{i}"] = min((w for w in options if w >= needed), default=max(options))
 
     def exact(candidate: dict) -> float:

@@ -2,9 +2,9 @@
 
 Each proposal comes from one of our strategies (evolution, BO, ... - any of STRATEGIES) asked on
 the PrunedSpace with the budget as a hard constraint, or from the learned gates ("gates"). Every
-candidate is pruned from the same trained model (prune_model), evaluated as pruned, fine-tuned
-briefly with the project's trainer, and recorded as a TrialRecord, so the strategy's next
-proposals read the history as in any search.
+candidate is pruned from the same trained model (prune_model), its batch-norm statistics are
+re-estimated, it is evaluated as pruned, fine-tuned briefly with the project's trainer, and recorded
+as a TrialRecord, so the strategy's next proposals read the history as in any search.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ..strategies.registry import build_strategy
 from ..training.trainer import TrainConfig, evaluate, train
 from .gates import GATE_COSTS, learn_gates
 from .space import PrunedSpace
-from .transplant import prune_model
+from .transplant import prune_model, recalibrate_batch_norm
 
 #: budget metric -> what it measures. latency_ms: eager CPU latency at batch 1 on this machine;
 #: pass cost_of for another device's latency (the web side: a hardware target's cost).
@@ -124,6 +124,7 @@ def run_pruning_search(model: nn.Module, space, arch: dict, data, budget: dict, 
 def evaluate_candidate(number: int, model: nn.Module, space, arch: dict, pruned_arch: dict, data,
                        finetune: TrainConfig, cost, scores=None, keep_model: bool = False) -> PruningCandidate:
     pruned = prune_model(model, space, arch, pruned_arch, data.input_shape, data.num_classes, scores)
+    recalibrate_batch_norm(pruned, data.x_train)
     _, pruned_val = evaluate(pruned, data.x_val, data.y_val, "cpu")
     started = time.perf_counter()
     result = train(pruned, data, finetune)

@@ -69,6 +69,31 @@ def prune_model(model: nn.Module, space, arch: dict, pruned_arch: dict, input_sh
     return pruned
 
 
+def recalibrate_batch_norm(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> nn.Module:
+    """Re-estimate every BatchNorm's running statistics on `x` (no weight changes).
+
+    Pruning a layer's units shifts the next layers' input statistics, so the trained running
+    averages no longer fit; a forward pass over some training inputs fixes them (as slimmable
+    networks and once-for-all do before evaluating a sub-network)."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return model
+    saved = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over the batches below
+    was_training = model.training
+    model.train()
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            if len(x[start:start + batch_size]) > 1:
+                model(x[start:start + batch_size])
+    for norm, momentum in zip(norms, saved, strict=True):
+        norm.momentum = momentum
+    model.train(was_training)
+    return model
+
+
 def copy_norm(source: nn.Module | None, target: nn.Module | None, kept: torch.Tensor) -> None:
     if source is None or target is None:
         return

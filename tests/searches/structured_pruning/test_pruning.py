@@ -7,7 +7,7 @@ from searches.checks import SpecError
 from searches.spaces.nb201 import NB201Space
 from searches.structured_pruning import PrunedSpace, learn_gates, prune_model, run_pruning_search
 from searches.structured_pruning.search import cost_function
-from searches.structured_pruning.transplant import hidden_layers
+from searches.structured_pruning.transplant import hidden_layers, recalibrate_batch_norm
 from searches.training.trainer import TrainConfig, evaluate
 
 
@@ -122,3 +122,14 @@ def test_the_gates_variant_records_one_fine_tuned_candidate(mlp_space, trained_a
     assert candidate.macs <= limit
     _, accuracy = evaluate(candidate.model, small_digits.x_val, small_digits.y_val, "cpu")
     assert accuracy == pytest.approx(candidate.val_accuracy, abs=0.05)
+
+
+def test_batch_norm_statistics_are_re_estimated_after_pruning(mlp_space, trained_arch, trained, small_digits):
+    smaller = {**trained_arch, "width_1": 8}
+    pruned = prune_model(trained, mlp_space, trained_arch, smaller, small_digits.input_shape, small_digits.num_classes)
+    linears, norms, _ = hidden_layers(pruned)
+    recalibrate_batch_norm(pruned, small_digits.x_train)
+    with torch.no_grad():
+        second_inputs = linears[1](torch.relu(norms[0](linears[0](small_digits.x_train.flatten(1)))))
+    assert torch.allclose(norms[1].running_mean, second_inputs.mean(0), atol=1e-4)
+    assert pruned.training  # the mode is restored
