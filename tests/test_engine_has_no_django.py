@@ -32,6 +32,7 @@ ENGINE_PACKAGES = (
     "searches.benchmarks",
     "searches.oneshot",
     "searches.pruners",
+    "searches.structured_pruning",
     "devices.costs",
     "searches.client",  # the API client: requests (and the engine to build models), never Django
 )

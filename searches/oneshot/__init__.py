@@ -3,7 +3,7 @@
 Plain Python + torch, no Django (like the rest of the engine). Entry points:
 
     run_oneshot(name, space, data, settings, seed, on_epoch, **extra) -> OneShotResult
-        name in ONESHOT_STRATEGIES: random_oneshot, enas, darts, proxyless
+        name in ONESHOT_STRATEGIES: random_oneshot, enas, darts, proxyless, pdarts, pcdarts
     build_latency_table(space, target, input_shape, num_classes) -> DecisionCosts  (ProxylessNAS)
     ranking.supernet_ranking(...) / ranking.kendall_tau(...)  (does the supernet rank like training?)
 """

@@ -81,24 +81,39 @@ class Darts(OneShotSearch):
         super().__init__(space, data, settings, seed)
         if self.settings["auxiliary_skip"] and not self.supernet.supports_auxiliary_skip:
             raise SpecError("auxiliary_skip", f"the {space.kind} supernet has no mixed edges to add a skip to")
-        self.alphas = ArchitectureParameters(space.decisions, generator=self.generator).to(self.device)
-        self.arch_optimizer = torch.optim.Adam(self.alphas.parameters(), lr=self.settings["arch_lr"],
-                                               betas=(0.5, 0.999), weight_decay=self.settings["arch_weight_decay"])
+        self.init_arch_parameters()
         self.steps_done = 0
+
+    def init_arch_parameters(self) -> None:
+        """Fresh alphas (DARTS: 1e-3 x N(0, 1)) and their Adam optimiser."""
+        self.alphas = ArchitectureParameters(self.space.decisions, generator=self.generator).to(self.device)
+        self.arch_optimizer = torch.optim.Adam(self.arch_parameters(), lr=self.settings["arch_lr"],
+                                               betas=(0.5, 0.999), weight_decay=self.settings["arch_weight_decay"])
+
+    def arch_parameters(self) -> list[torch.nn.Parameter]:
+        """What the architecture step updates (PC-DARTS adds its edge weights)."""
+        return list(self.alphas.parameters())
+
+    def searches_arch(self, epoch: int) -> bool:
+        """Whether this epoch takes architecture steps (P-DARTS warms the weights up first)."""
+        return True
 
     # --- the epoch ------------------------------------------------------------------------------
     def train_epoch(self, epoch: int) -> dict:
         totals = {"train_loss": 0.0, "train_correct": 0, "train_seen": 0,
                   "val_loss": 0.0, "val_correct": 0, "val_seen": 0}
+        searching = self.searches_arch(epoch)
         for x_train, y_train in self.train_batches():
-            x_val, y_val = self.next_val_batch()
             self.supernet.auxiliary_skip_weight = self.auxiliary_skip_weight()
-            val_loss, val_correct = self.arch_step(x_train, y_train, x_val, y_val)
-            loss, correct = self.weight_step(x_train, y_train, self.alphas.mixture_gates())
+            self.before_step(epoch)
+            if searching:
+                x_val, y_val = self.next_val_batch()
+                val_loss, val_correct = self.arch_step(x_train, y_train, x_val, y_val)
+                totals["val_loss"] += val_loss * len(y_val)
+                totals["val_correct"] += val_correct
+                totals["val_seen"] += len(y_val)
+            loss, correct = self.weight_step(x_train, y_train, self.mixture_gates())
             self.steps_done += 1
-            totals["val_loss"] += val_loss * len(y_val)
-            totals["val_correct"] += val_correct
-            totals["val_seen"] += len(y_val)
             totals["train_loss"] += loss * len(y_train)
             totals["train_correct"] += correct
             totals["train_seen"] += len(y_train)
@@ -109,6 +124,9 @@ class Darts(OneShotSearch):
             "val_accuracy": averaged(totals["val_correct"], totals["val_seen"]),
             "auxiliary_skip_weight": self.supernet.auxiliary_skip_weight,
         }
+
+    def before_step(self, epoch: int) -> None:
+        """Called before each batch's steps (P-DARTS sets its skip dropout here)."""
 
     def auxiliary_skip_weight(self) -> float:
         """DARTS-'s beta: 1 at the first step, falling linearly to 0 at the last; 0 when off."""
@@ -121,10 +139,11 @@ class Darts(OneShotSearch):
     def arch_step(self, x_train, y_train, x_val, y_val) -> tuple[float, int]:
         """One update of alpha; returns the validation loss and correct count before it."""
         self.supernet.train()
-        alphas = list(self.alphas.parameters())
+        alphas = self.arch_parameters()
         if self.settings["order"] == 1:
             loss, correct = self.mixture_loss(x_val, y_val)
-            gradients = torch.autograd.grad(loss, alphas)
+            # A decision can be out of the graph (P-DARTS: the layers of a depth it no longer keeps).
+            gradients = zeros_where_unused(torch.autograd.grad(loss, alphas, allow_unused=True), alphas)
         else:
             loss, correct, gradients = self.second_order_gradients(x_train, y_train, x_val, y_val)
         self.arch_optimizer.zero_grad(set_to_none=True)
@@ -133,13 +152,17 @@ class Darts(OneShotSearch):
         self.arch_optimizer.step()
         return loss.item(), correct
 
+    def mixture_gates(self) -> dict:
+        """The gates of one mixture forward pass (P-DARTS restricts them to the ops it keeps)."""
+        return self.alphas.mixture_gates()
+
     def mixture_loss(self, x, y) -> tuple[torch.Tensor, int]:
-        logits = self.supernet(x, self.alphas.mixture_gates())
+        logits = self.supernet(x, self.mixture_gates())
         return F.cross_entropy(logits, y), int((logits.argmax(1) == y).sum())
 
     def second_order_gradients(self, x_train, y_train, x_val, y_val):
         weights = [p for p in self.supernet.parameters() if p.requires_grad]
-        alphas = list(self.alphas.parameters())
+        alphas = self.arch_parameters()
         originals = [w.detach().clone() for w in weights]
         xi = self.weight_optimizer.param_groups[0]["lr"]
         self._virtual_step(weights, x_train, y_train, xi)
@@ -166,7 +189,7 @@ class Darts(OneShotSearch):
 
     def _hessian_vector_product(self, weights, originals, vector, x, y) -> list[torch.Tensor]:
         """(grad_alpha L_train(w + eps v) - grad_alpha L_train(w - eps v)) / (2 eps)."""
-        alphas = list(self.alphas.parameters())
+        alphas = self.arch_parameters()
         norm = torch.sqrt(sum((v**2).sum() for v in vector))
         eps = FINITE_DIFFERENCE_SCALE / (float(norm) + 1e-12)
         sides = []
@@ -175,7 +198,7 @@ class Darts(OneShotSearch):
                 for w, original, v in zip(weights, originals, vector, strict=True):
                     w.copy_(original + sign * eps * v)
             loss, _ = self.mixture_loss(x, y)
-            sides.append(torch.autograd.grad(loss, alphas))
+            sides.append(zeros_where_unused(torch.autograd.grad(loss, alphas, allow_unused=True), alphas))
         restore(weights, originals)
         return [(plus - minus) / (2 * eps) for plus, minus in zip(*sides, strict=True)]
 

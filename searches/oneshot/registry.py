@@ -7,6 +7,8 @@ from ..spaces.base import SearchSpace
 from ..training.datasets import DataSplits
 from .darts import Darts
 from .enas import Enas
+from .pcdarts import PCDarts
+from .pdarts import PDarts
 from .proxyless import ProxylessNAS
 from .random_oneshot import RandomOneShot
 from .search import EpochCallback, OneShotResult, OneShotSearch
@@ -16,6 +18,8 @@ ONESHOT_STRATEGIES: dict[str, type[OneShotSearch]] = {
     Enas.name: Enas,
     Darts.name: Darts,
     ProxylessNAS.name: ProxylessNAS,
+    PDarts.name: PDarts,
+    PCDarts.name: PCDarts,
 }
 
 

@@ -117,13 +117,20 @@ class OneShotSearch:
         torch.manual_seed(self.seed)
         self.generator = torch.Generator().manual_seed(self.seed)
         self.rng = random.Random(self.seed)
-        self.supernet = build_supernet(space, data.input_shape, data.num_classes).to(self.device)
+        self.supernet = self.build_supernet().to(self.device)
+        self.reset_weight_optimizer(self.settings["epochs"])
+        self._val_batches = self._cycle_val_batches()
+
+    def build_supernet(self) -> Supernet:
+        """The space's supernet; a strategy that needs another (deeper, partial-channel) overrides this."""
+        return build_supernet(self.space, self.data.input_shape, self.data.num_classes)
+
+    def reset_weight_optimizer(self, epochs: int) -> None:
+        """A fresh SGD + cosine schedule over `epochs` for the current supernet's weights."""
         self.weight_optimizer = torch.optim.SGD(
             self.supernet.parameters(), lr=self.settings["weight_lr"], momentum=self.settings["weight_momentum"],
             weight_decay=self.settings["weight_decay"])
-        self.weight_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-            self.weight_optimizer, T_max=self.settings["epochs"])
-        self._val_batches = self._cycle_val_batches()
+        self.weight_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(self.weight_optimizer, T_max=epochs)
 
     # --- settings ----------------------------------------------------------------------------
     @classmethod

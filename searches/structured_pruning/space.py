@@ -1,0 +1,73 @@
+"""The sub-architectures of a trained architecture: the search space of a pruning search."""
+
+from __future__ import annotations
+
+from ..checks import SpecError
+from ..spaces.base import Decision, SearchSpace, SpecField
+
+#: space kind -> how a decision shrinks: "width" (any choice up to the trained one), "depth" (the
+#: same), anything else is kept as trained.
+PRUNABLE_KINDS: dict[str, dict[str, str]] = {
+    "chain_mlp": {"depth": "depth", "width_": "width"},
+}
+
+
+def shrink_kind(space_kind: str, decision: str) -> str | None:
+    for prefix, kind in PRUNABLE_KINDS[space_kind].items():
+        if decision == prefix or (prefix.endswith("_") and decision.startswith(prefix)):
+            return kind
+    return None
+
+
+class PrunedSpace(SearchSpace):
+    """`parent`'s architectures that fit inside `arch`: widths and depth at most the trained ones,
+    every other decision as trained. Its architectures are architectures of `parent`."""
+
+    def __init__(self, parent: SearchSpace, arch: dict):
+        if parent.kind not in PRUNABLE_KINDS:
+            raise SpecError("space", f"pruning is not available for the {parent.kind!r} space yet; "
+                                     f"use one of {sorted(PRUNABLE_KINDS)}")
+        parent.validate_arch(arch)
+        self.parent = parent
+        self.trained_arch = dict(arch)
+        self.kind = parent.kind
+        self.label = f"{parent.label} (pruned from {parent.describe(arch)})"
+        self.tasks = parent.tasks
+        super().__init__(parent.spec)
+
+    # the parent's spec is already valid; the decisions shrink
+    def default_spec(self) -> dict:  # type: ignore[override]
+        return dict(self.parent.spec)
+
+    @classmethod
+    def spec_fields(cls) -> list[SpecField]:
+        return []
+
+    def validate_spec(self, spec: dict) -> dict:
+        return spec
+
+    def build_decisions(self) -> list[Decision]:
+        full = self.parent.complete(self.trained_arch)
+        decisions = []
+        for d in self.parent.decisions:
+            trained = full[d.name]
+            if d.name in self.trained_arch and shrink_kind(self.kind, d.name):
+                choices = tuple(c for c in d.choices if c <= trained)
+            else:
+                choices = (trained,)
+            decisions.append(Decision(d.name, choices))
+        return decisions
+
+    def active_decisions(self, choices: dict) -> list[str]:
+        return self.parent.active_decisions(choices)
+
+    def to_torch(self, arch: dict, input_shape: tuple, num_classes: int, task: str = "classification",
+                 vocab_size: int = 0):
+        self.validate_arch(arch)
+        return self.parent.to_torch(arch, input_shape, num_classes, task, vocab_size)
+
+    def describe(self, arch: dict) -> str:
+        return self.parent.describe(arch)
+
+    def size(self) -> int:
+        return sum(1 for _ in self.enumerate())
