@@ -232,3 +232,17 @@ class NewTokenSerializer(TokenSerializer):
 
 class TokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=80, allow_blank=True)
+
+
+class ShareLinkRequestSerializer(serializers.Serializer):
+    label = serializers.CharField(required=False, allow_blank=True, max_length=120,
+                                  help_text="who the link is for, e.g. 'board meeting'")
+
+
+class ShareLinkSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    url = serializers.CharField(help_text="the page anyone holding it can open, logged out")

@@ -4,8 +4,8 @@ service, answer with a serializer. Errors are JSON (errors.py)."""
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -18,12 +18,13 @@ from .. import services
 from ..access import project_for_user, search_for_user, trial_for_user, visible_projects
 from ..benchmarks.registry import BENCHMARKS
 from ..engine_data import model_inputs
-from ..models import ApiToken, Dataset, Search, Trial
+from ..export_loader import ExportError
+from ..models import ApiToken, Dataset, Search, ShareLink, Trial
 from ..services.external import heartbeat_seconds
 from ..services.search_spec import validate_space
 from ..spaces.registry import SPACES
 from ..training.datasets import BUILTIN_DATASETS
-from ..trial_export import trials_csv
+from ..trial_export import export_trial, trials_csv
 from . import serializers as s
 from .pagination import trial_page
 from .specs import SearchSpecSerializer, spec_document, start_from_spec
@@ -247,6 +248,53 @@ class TrialMetrics(APIView):
     def get(self, request, trial_id: int):
         trial = trial_for_user(request.user, trial_id)
         return Response(s.TrialMetricSerializer(trial.epoch_metrics.all(), many=True).data)
+
+
+class TrialExport(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+                   summary="A completed trial's model: spec (JSON), state_dict, torchscript or onnx")
+    def get(self, request, trial_id: int, fmt: str):
+        trial = trial_for_user(request.user, trial_id)
+        try:
+            filename, body = export_trial(trial, fmt)  # the one implementation (searches/trial_export.py)
+        except ExportError as exc:
+            raise ValidationError({"format": str(exc)}) from None
+        response = HttpResponse(body, content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+# --- share links -------------------------------------------------------------------------------
+def share_link_body(request, link: ShareLink) -> dict:
+    return {"id": link.id, "label": link.label, "active": link.active, "created_at": link.created_at,
+            "revoked_at": link.revoked_at, "url": request.build_absolute_uri(reverse("share_page", args=[link.token]))}
+
+
+class ShareLinks(APIView):
+    @extend_schema(responses=s.ShareLinkSerializer(many=True),
+                   summary="The search's read-only share links (the project's owner only)")
+    def get(self, request, search_id: int):
+        search = search_for_user(request.user, search_id)
+        if not services.can_share(request.user, search):
+            raise PermissionDenied("only the project's owner sees its share links")
+        return Response([share_link_body(request, link) for link in search.share_links.all()])
+
+    @extend_schema(request=s.ShareLinkRequestSerializer, responses={201: s.ShareLinkSerializer},
+                   summary="Make a read-only link to the search's plain-words page; no login needed to open it")
+    def post(self, request, search_id: int):
+        search = search_for_user(request.user, search_id)
+        label = _valid(s.ShareLinkRequestSerializer, request).get("label", "")
+        link = services.create_share_link(search, request.user, label)
+        return Response(share_link_body(request, link), status=status.HTTP_201_CREATED)
+
+
+class ShareLinkDetail(APIView):
+    @extend_schema(responses={204: None}, summary="Revoke a share link: it answers 404 from now on")
+    def delete(self, request, search_id: int, link_id: int):
+        search = search_for_user(request.user, search_id)
+        if not services.revoke_share_link(search, request.user, link_id):
+            raise Http404("no active share link with that id")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- ask/tell ---------------------------------------------------------------------------------
