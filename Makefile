@@ -11,7 +11,7 @@ TEST_DATABASE_URL ?= postgres://127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: install run serve worker gpu-worker test services chromium lint bench clean
+.PHONY: install run serve worker gpu-worker test test-matrix services chromium lint bench clean
 
 install: $(STAMP)
 
@@ -50,6 +50,9 @@ chromium:
 
 test: install services chromium
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+test-matrix: install services   # every space x strategy x project kind from the form (about 5 CPU-minutes)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -m matrix tests/searches/test_form_matrix.py
 
 lint: install
 	$(VENV)/bin/ruff check .

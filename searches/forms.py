@@ -116,6 +116,8 @@ def parse_json_object(text: str) -> dict:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except ValueError:  # a number of more than 4300 digits (Python's limit on int parsing)
+        raise ValidationError("not valid settings: a number in it is absurdly long") from None
     if not isinstance(value, dict):
         raise ValidationError('must be a JSON object, e.g. {"population_size": 20}')
     return value

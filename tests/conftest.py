@@ -7,6 +7,16 @@ import pytest
 os.environ.setdefault("NASWEB_TORCH_THREADS", "1")
 
 
+def pytest_collection_modifyitems(config, items):
+    """The full form matrix runs only when asked for (-m matrix): the suite keeps its representative subset."""
+    if "matrix" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("matrix") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("matrix")])
+        items[:] = kept
+
+
 @pytest.fixture(autouse=True)
 def quick_password_hashing(settings):
     # Fixtures create several users per test; the slow default hasher is not under test.

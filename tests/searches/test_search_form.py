@@ -61,7 +61,8 @@ def test_the_service_refuses_out_of_range_values_too(start_search, field, value)
 
 
 @pytest.mark.parametrize("text", ["[" * 100_000, '{"a": ' * 50_000 + "1" + "}" * 50_000,
-                                  '{"a": "' + "x" * 200_000 + '"}'], ids=["deep list", "deep object", "huge"])
+                                  '{"a": "' + "x" * 200_000 + '"}', '{"epochs": ' + "9" * 5000 + "}", "9" * 5000],
+                         ids=["deep list", "deep object", "huge", "5000-digit setting", "5000-digit number"])
 def test_deeply_nested_or_huge_json_settings_are_refused(client, owner, project, text):
     client.force_login(owner)
     response = post_search(client, project, strategy_settings=text)
