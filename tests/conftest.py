@@ -7,6 +7,11 @@ import pytest
 os.environ.setdefault("NASWEB_TORCH_THREADS", "1")
 
 
+def pytest_configure(config):
+    """The form fuzz tests post 500 bodies per form when asked for (-m fuzz, make test-forms); 50 in the suite."""
+    os.environ.setdefault("NASWEB_FUZZ_EXAMPLES", "500" if "fuzz" in (config.getoption("markexpr") or "") else "50")
+
+
 def pytest_collection_modifyitems(config, items):
     """The full form matrix runs only when asked for (-m matrix): the suite keeps its representative subset."""
     if "matrix" in (config.getoption("markexpr") or ""):

@@ -11,7 +11,7 @@ architecture is retrained as a trial. The combinations that do not fit are refus
 
 The suite runs a representative subset (every space, every strategy, every project kind and every one-shot
 strategy at least once); the rest of the matrix is marked `matrix` and runs with `pytest -m matrix` (or
-`make test-matrix`): about 5 CPU-minutes, too long for the 4-minute suite.
+`make test-forms`): about 5 CPU-minutes, too long for the 4-minute suite.
 """
 
 import pytest
