@@ -11,7 +11,7 @@ TEST_DATABASE_URL ?= postgres://127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: install run serve worker measure-worker gpu-worker beat test services chromium lint bench clean
+.PHONY: install run serve worker measure-worker gpu-worker beat test test-forms services chromium lint bench clean
 
 install: $(STAMP)
 
@@ -60,6 +60,9 @@ chromium:
 
 test: install services chromium
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+test-forms: install services   # the full form matrix and 500 fuzzed posts per form (about 10 CPU-minutes)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -m "matrix or fuzz" $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -4,6 +4,7 @@ from each space's spec_fields(), so a new space needs no form code."""
 from __future__ import annotations
 
 import json
+import math
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -18,7 +19,7 @@ from .estimators.zero_cost import PROXIES
 from .models import Search
 from .oneshot.registry import ONESHOT_STRATEGIES
 from .pruners import pruner_choices
-from .services.search_spec import CONSTRAINT_RANGES, SEARCH_RANGES
+from .services.search_spec import CONSTRAINT_RANGES, SEARCH_RANGES, validate_space
 from .spaces.registry import SPACES
 from .strategies.base import DEFAULT_OBJECTIVE
 from .strategies.registry import STRATEGIES
@@ -116,6 +117,8 @@ def parse_json_object(text: str) -> dict:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except ValueError:  # a number of more than 4300 digits (Python's limit on int parsing)
+        raise ValidationError("not valid settings: a number in it is absurdly long") from None
     if not isinstance(value, dict):
         raise ValidationError('must be a JSON object, e.g. {"population_size": 20}')
     return value
@@ -266,6 +269,26 @@ class SearchForm(forms.Form):
 
     def clean_pruner_settings(self):
         return parse_json_object(self.cleaned_data["pruner_settings"])
+
+    def space_size(self) -> dict:
+        """The exact size of the chosen space from its fields, for the form's live line:
+        {"size": "47988", "log10": 4.68} or {"error": "widths: ..."}. Fields other than the space's are ignored."""
+        self.is_valid()
+        kind = self.cleaned_data.get("space_kind")
+        if kind not in SPACES:
+            return {"error": "choose a search space"}
+        spec = self.space_spec()
+        own = [spec_field_name(kind, f.name) for f in SPACES[kind].spec_fields()]
+        errors = [f"{name.rsplit('__', 1)[-1]}: {' '.join(self.errors[name])}" for name in own if name in self.errors]
+        if errors:
+            return {"error": "; ".join(errors)}
+        try:
+            space = validate_space(kind, spec)
+        except ValidationError as exc:
+            messages = (f"{k.removeprefix('spec.')}: {' '.join(v)}" for k, v in exc.message_dict.items())
+            return {"error": "; ".join(messages)}
+        size = space.size()
+        return {"size": str(size), "log10": round(math.log10(size), 2)}
 
     def space_spec(self) -> dict:
         """The chosen space's spec, from its fields; field errors are added to the form."""

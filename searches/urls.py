@@ -8,6 +8,7 @@ urlpatterns = [
     path("projects/new/", views.project_create, name="project_create"),
     path("projects/<int:project_id>/", views.project_detail, name="project_detail"),
     path("projects/<int:project_id>/searches/new/", views.search_create, name="search_create"),
+    path("projects/<int:project_id>/searches/space-size.json", views.search_space_size, name="search_space_size"),
     path("searches/<int:search_id>/", views.search_detail, name="search_detail"),
     path("searches/<int:search_id>/data.json", views.search_data, name="search_data"),
     path("searches/<int:search_id>/leaderboard.json", views.search_leaderboard, name="search_leaderboard"),

@@ -76,6 +76,13 @@ def search_create(request, project_id):
     return render(request, "searches/search_form.html", {"project": project, "form": form})
 
 
+@login_required
+def search_space_size(request, project_id):
+    """The exact number of architectures in the space the form's fields describe (the form's live line)."""
+    project = project_for_user(request.user, project_id)
+    return JsonResponse(SearchForm(request.GET, project=project).space_size())
+
+
 def _start_from_form(project, user, form: SearchForm):
     spec = form.space_spec()
     if form.errors:

@@ -7,6 +7,21 @@ import pytest
 os.environ.setdefault("NASWEB_TORCH_THREADS", "1")
 
 
+def pytest_configure(config):
+    """The form fuzz tests post 500 bodies per form when asked for (-m fuzz, make test-forms); 50 in the suite."""
+    os.environ.setdefault("NASWEB_FUZZ_EXAMPLES", "500" if "fuzz" in (config.getoption("markexpr") or "") else "50")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The full form matrix runs only when asked for (-m matrix): the suite keeps its representative subset."""
+    if "matrix" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("matrix") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("matrix")])
+        items[:] = kept
+
+
 @pytest.fixture(autouse=True)
 def own_var_folder(settings, tmp_path):
     # Checkpoints and kept weights are files named by trial id, and every run's test database numbers its

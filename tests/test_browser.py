@@ -72,10 +72,13 @@ def start_and_watch(page, base):
     page.click("text=New search")
 
     page.fill("#id_name", "browser search")
+    page.wait_for_selector("#space-size:has-text('exactly')")  # the live size of the default space
     page.fill("#id_spec__chain_mlp__widths", "8, x")  # a typo first: the form must say what is wrong
+    page.wait_for_selector("#space-size:has-text('widths')")  # ...live, under the space's fields
     page.click("#start-search")
     assert "enter whole numbers separated by commas" in page.inner_text("#row-spec__chain_mlp__widths")
     page.fill("#id_spec__chain_mlp__widths", "16, 32")
+    page.wait_for_selector("#space-size:has-text('exactly')")
     page.fill("#id_max_trials", "3")
     page.fill("#id_epochs", "2")
     page.click("#start-search")

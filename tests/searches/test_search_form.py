@@ -61,7 +61,8 @@ def test_the_service_refuses_out_of_range_values_too(start_search, field, value)
 
 
 @pytest.mark.parametrize("text", ["[" * 100_000, '{"a": ' * 50_000 + "1" + "}" * 50_000,
-                                  '{"a": "' + "x" * 200_000 + '"}'], ids=["deep list", "deep object", "huge"])
+                                  '{"a": "' + "x" * 200_000 + '"}', '{"epochs": ' + "9" * 5000 + "}", "9" * 5000],
+                         ids=["deep list", "deep object", "huge", "5000-digit setting", "5000-digit number"])
 def test_deeply_nested_or_huge_json_settings_are_refused(client, owner, project, text):
     client.force_login(owner)
     response = post_search(client, project, strategy_settings=text)
@@ -128,3 +129,28 @@ def test_a_oneshot_strategy_on_a_space_without_a_supernet_is_refused_in_words(cl
     message = " ".join(field_errors(response)["space_kind"])
     assert "has none; choose one of" in message and "trial-by-trial strategy" in message, message
     assert not Search.objects.exists()
+
+
+@pytest.mark.parametrize("space_kind", ["chain_mlp", "nb201", "macro_cnn", "transformer", "hybrid"])
+def test_the_space_size_endpoint_counts_the_space_the_fields_describe(client, owner, project, space_kind):
+    from searches.spaces.registry import SPACES
+
+    client.force_login(owner)
+    url = reverse("searches:search_space_size", args=[project.id])
+    fields = {k: v for k, v in browser_post(SearchForm(project=project)).items()
+              if k.startswith(f"spec__{space_kind}__")}
+    answer = client.get(url, {"space_kind": space_kind, **fields}).json()
+    assert answer["size"] == str(SPACES[space_kind]().size())  # the exact number, not only 10^x
+
+
+def test_the_space_size_follows_the_fields_and_names_a_bad_one(client, owner, project, outsider):
+    client.force_login(owner)
+    url = reverse("searches:search_space_size", args=[project.id])
+    base = {k: v for k, v in browser_post(SearchForm(project=project)).items() if k.startswith("spec__chain_mlp__")}
+    one_width = client.get(url, {"space_kind": "chain_mlp", **base, "spec__chain_mlp__widths": "16"}).json()
+    two_widths = client.get(url, {"space_kind": "chain_mlp", **base, "spec__chain_mlp__widths": "16, 32"}).json()
+    assert int(two_widths["size"]) > int(one_width["size"])
+    bad = client.get(url, {"space_kind": "chain_mlp", **base, "spec__chain_mlp__widths": "sixteen"}).json()
+    assert "widths" in bad["error"] and "size" not in bad
+    client.force_login(outsider)
+    assert client.get(url, {"space_kind": "chain_mlp"}).status_code == 404

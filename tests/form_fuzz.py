@@ -1,0 +1,48 @@
+"""Hypothesis strategies for what anyone can post to a form: each field at its default, any of its choices,
+or junk (huge, negative, non-finite numbers, odd text, deep JSON), or absent."""
+
+from __future__ import annotations
+
+from django import forms
+from hypothesis import strategies as st
+
+from tests.searches.form_posts import _flat_choices, browser_value
+
+JUNK = st.one_of(
+    st.sampled_from(["", " ", "-5", "0", "1", "2", "-1", "1e400", "-1e400", "nan", "inf", "1e3", "3.5", "0.0000001",
+                     "99999999999999999999999", "-99999999999999999999999", "9" * 5000, "[]", "{}", "null", "true",
+                     '{"population_size": 20}', '{"epochs": 1}', '{"eta": 1}', '{"a": {"b": {"c": [1]}}}',
+                     "[" * 5000, "\x00", "<script>alert(1)</script>", "ünïcödé", "a" * 200, "raspi4, ", ",,,"]),
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.text(max_size=30),
+)
+
+
+def field_values(bound_field) -> st.SearchStrategy:
+    """What may be posted for one field: None means the browser sends nothing for it."""
+    field = bound_field.field
+    default = browser_value(bound_field)
+    options = [st.just(default), JUNK.map(lambda v: v), st.none()]
+    if isinstance(field, forms.ModelMultipleChoiceField):
+        # Ids, not the live choices: rows come and go between examples, and hypothesis wants the same draws.
+        options.append(st.lists(st.integers(-3, 10**12).map(str), max_size=3))
+    elif isinstance(field, forms.ChoiceField):
+        choices = [str(v) for v, _ in _flat_choices(field.choices)]
+        if choices:
+            if isinstance(field, forms.MultipleChoiceField):
+                options.append(st.lists(st.one_of(st.sampled_from(choices), JUNK), max_size=4))
+            else:
+                options.append(st.sampled_from(choices))
+    return st.one_of(*options)
+
+
+def form_posts(form, fixed: dict | None = None) -> st.SearchStrategy:
+    """Whole POST bodies for a form: every field drawn independently, `fixed` fields as given."""
+    fixed = fixed or {}
+    per_field = {bf.html_name: field_values(bf) for bf in form if bf.html_name not in fixed}
+
+    def drop_absent(data: dict) -> dict:
+        return {k: v for k, v in {**data, **fixed}.items() if v is not None}
+
+    return st.fixed_dictionaries(per_field).map(drop_absent)
