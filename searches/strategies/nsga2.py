@@ -106,6 +106,7 @@ def pareto_front(records: list[TrialRecord], objectives) -> list[TrialRecord]:
 class NSGA2(Strategy):
     name = "nsga2"
     label = "NSGA-II (multi-objective)"
+    multi_objective = True
 
     @classmethod
     def default_settings(cls) -> dict:
