@@ -4,6 +4,8 @@
              32x32 crops of scikit-learn's sample photos, content labels), Spearman rho with the
              table's test accuracy over a random sample of cells, a 95% bootstrap interval, and the
              published figure (Abdelfattah et al. 2021, all 15,625 cells).
+  speed      seconds a cell for all proxies: each proxy on its own (a forward, and a backward where
+             needed, per proxy: what the check did before) against compute_proxies (one shared forward).
   ablation   why snip and grad_norm come out where they do: the same cells scored under each
              setting of one factor at a time: cell depth N (1, 5), input (noise, photo crops,
              digits), labels (random, content / true digit labels), the loss (cross-entropy,
@@ -12,6 +14,7 @@
              summed, one global L2 norm, sum |g|), all read from the same gradients.
 
     .venv/bin/python bench/zero_cost_nb201.py headline --samples 300 --seed 0 --threads 1
+    .venv/bin/python bench/zero_cost_nb201.py speed --samples 20 --seed 0 --threads 1
     .venv/bin/python bench/zero_cost_nb201.py ablation --samples 200 --seed 0 --threads 1
 """
 
@@ -39,7 +42,13 @@ from searches.estimators.proxy_benchmark import (  # noqa: E402
     sample_cells,
     spearman,
 )
-from searches.estimators.zero_cost import PROXIES, remove_batch_norm, weighted_layers  # noqa: E402
+from searches.estimators.zero_cost import (  # noqa: E402
+    PROXIES,
+    compute_proxies,
+    compute_proxy,
+    remove_batch_norm,
+    weighted_layers,
+)
 from searches.spaces.nb201 import NB201Space  # noqa: E402
 from searches.spaces.nb201_cell import string_to_arch  # noqa: E402
 
@@ -77,6 +86,27 @@ def headline(args) -> None:
         diff = f"{abs(r.rho - published):.3f}" if published is not None else "-"
         print(f"{r.proxy:<12}{r.rho:>8.3f}{f'[{low:.3f}, {high:.3f}]':>18}"
               f"{(f'{published:.3f}' if published is not None else '-'):>11}{diff:>8}")
+
+
+def speed(args) -> None:
+    rows = sample_cells(Nb201Table.load(), args.samples, args.seed)
+    names = [name for name in PROXIES if name != "decoder_params"]
+    space = NB201Space({"C": 16, "N": 5})
+    x, y = proxy_batch(64, args.seed)
+    alone = shared = 0.0
+    for row in rows:
+        torch.manual_seed(args.seed)
+        model = space.to_torch(string_to_arch(row.arch), CIFAR_INPUT, CIFAR_CLASSES)
+        started = time.perf_counter()
+        one_by_one = {name: compute_proxy(name, model, x, y, seed=args.seed) for name in names}
+        alone += time.perf_counter() - started
+        started = time.perf_counter()
+        together = compute_proxies(names, model, x, y, seed=args.seed)
+        shared += time.perf_counter() - started
+        assert together == one_by_one, row.arch
+    print(f"{len(rows)} cells, C=16 N=5, batch 64, {len(names)} proxies, {torch.get_num_threads()} thread(s): "
+          f"each proxy alone {alone / len(rows):.2f} s a cell, shared forward {shared / len(rows):.2f} s a cell "
+          f"(x{alone / shared:.1f}); same scores: yes")
 
 
 def setting_scores(model, x, y, loss: str, bn: str) -> dict[str, float]:
@@ -137,13 +167,13 @@ def ablation(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("headline", "ablation"))
+    parser.add_argument("part", choices=("headline", "speed", "ablation"))
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    headline(args) if args.part == "headline" else ablation(args)
+    {"headline": headline, "speed": speed, "ablation": ablation}[args.part](args)
 
 
 if __name__ == "__main__":
