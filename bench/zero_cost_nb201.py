@@ -149,7 +149,8 @@ def ablation(args) -> None:
           f"(published: snip {PUBLISHED_RHO['snip']}, grad_norm {PUBLISHED_RHO['grad_norm']})")
     print(f"{'setting':<58}" + "".join(f"{name.split(': ')[1][:14]:>16}" for name in REDUCTIONS))
     print(f"{'':<58}" + "".join(f"{name.split(': ')[0]:>16}" for name in REDUCTIONS))
-    for label, change in SETTINGS:
+    chosen = args.settings if args.settings else range(len(SETTINGS))
+    for label, change in (SETTINGS[i] for i in chosen):
         setting = {**BASE, **change}
         started = time.perf_counter()
         x, y = proxy_batch(64, args.seed, setting["inputs"], setting["labels"])
@@ -171,6 +172,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--settings", type=int, nargs="*", help="ablation: run only these rows (0-based)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     {"headline": headline, "speed": speed, "ablation": ablation}[args.part](args)

@@ -59,8 +59,9 @@ def data_pass_scores(model, x, y, wanted) -> dict[str, float | ProxyError]:
     and linear layers (fisher); then up to three backward passes on the same graph:
     d(sum of outputs)/dx (jacob_cov), dL/d(weights, layer outputs) for the cross-entropy L
     (snip, grad_norm, fisher; with create_graph when grasp is wanted) and the Hessian-gradient
-    product H g (grasp). Each proxy gets exactly the value it would get alone. A proxy that
-    cannot score the model maps to its ProxyError.
+    product H g (grasp). Each proxy gets the value it would get alone, bit for bit (with grasp
+    in the set, attention runs on the math kernel: equal to rounding). A proxy that cannot score
+    the model maps to its ProxyError.
     """
     import torch
     from torch import nn

@@ -51,7 +51,9 @@ class MultiObjectiveTPE(TPE):
 
     @classmethod
     def default_settings(cls) -> dict:
-        return {**super().default_settings(), "objectives": [dict(o) for o in DEFAULT_OBJECTIVES]}
+        # 5 random trials and gamma 0.1: the best of bench/tune_multiobjective.py on its tuning seeds
+        return {**super().default_settings(), "startup_trials": 5, "gamma": 0.1,
+                "objectives": [dict(o) for o in DEFAULT_OBJECTIVES]}
 
     def validate_settings(self, settings: dict) -> dict:
         merged = super().validate_settings(settings)
