@@ -14,13 +14,14 @@ from .engine_data import evaluator_for, is_benchmark, load_project_data
 from .models import Search, TrialMetric
 from .pruners import build_pruner
 from .strategies.base import Objective, TrialRecord
-from .strategies.registry import build_strategy
+from .strategies.registry import STRATEGIES, build_strategy
 from .strategies.warm_start import warm_start_history
 
 
 def strategy_settings_for(strategy: str, settings: dict, objectives: list[dict]) -> dict:
     """Multi-objective strategies optimise the search's objectives unless their settings say otherwise."""
-    if strategy == "nsga2" and "objectives" not in settings and len(objectives) >= 2:
+    multi_objective = strategy in STRATEGIES and STRATEGIES[strategy].multi_objective
+    if multi_objective and "objectives" not in settings and len(objectives) >= 2:
         return {**settings, "objectives": objectives}
     return settings
 

@@ -1,14 +1,15 @@
 """Zero-cost proxies: score an untrained network from one minibatch, without training.
 
 After Abdelfattah et al., "Zero-Cost Proxies for Lightweight NAS" (ICLR 2021):
-synflow, snip, grad_norm, jacob_cov, params and FLOPs; Mellor et al., "Neural
-Architecture Search without Training" (ICML 2021): NASWOT; and for transformers
+synflow, snip, grad_norm, fisher, grasp, jacob_cov, params and FLOPs; Mellor et al.,
+"Neural Architecture Search without Training" (ICML 2021): NASWOT; and for transformers
 the LiteTransformerSearch proxy (Javaheripi et al. 2022): decoder parameters.
 
 Every proxy has the signature (model, x, y) -> float and a higher score means
 a better predicted network. compute_proxy works on a copy of the model inside a
 forked random state, so the caller's model, its gradients and batch-norm
-statistics and the global generator are left exactly as they were.
+statistics and the global generator are left exactly as they were. compute_proxies scores
+several proxies from one shared forward of the minibatch (what the NAS-Bench-201 check uses).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+
+from devices.costs.flop_count import count_flops
 
 from ..training.trainer import task_loss
 
@@ -44,15 +47,164 @@ def weighted_layers(model):
             yield module, module.in_proj_weight
 
 
-def loss_gradients(model, x, y):
-    """(weight, dL/dweight) pairs for the cross-entropy on one minibatch, model in train mode."""
+#: The proxies read from one train-mode forward of the minibatch (see data_pass_scores).
+DATA_PASS_PROXIES = ("snip", "grad_norm", "fisher", "grasp", "jacob_cov", "naswot")
+LOSS_PROXIES = ("snip", "grad_norm", "fisher", "grasp")
+
+
+def data_pass_scores(model, x, y, wanted) -> dict[str, float | ProxyError]:
+    """Every data-dependent proxy in `wanted` from ONE train-mode forward of (x, y).
+
+    The forward records the ReLU on/off codes (naswot) and the outputs of the convolutions
+    and linear layers (fisher); then up to three backward passes on the same graph:
+    d(sum of outputs)/dx (jacob_cov), dL/d(weights, layer outputs) for the cross-entropy L
+    (snip, grad_norm, fisher; with create_graph when grasp is wanted) and the Hessian-gradient
+    product H g (grasp). Each proxy gets the value it would get alone, bit for bit (with grasp
+    in the set, attention runs on the math kernel: equal to rounding). A proxy that cannot score
+    the model maps to its ProxyError.
+    """
+    import torch
+    from torch import nn
+
+    wanted = [name for name in DATA_PASS_PROXIES if name in wanted]
+    results: dict[str, float | ProxyError] = {}
+    has_embedding = any(isinstance(m, nn.Embedding) for m in model.modules())
+    if "jacob_cov" in wanted and has_embedding:
+        results["jacob_cov"] = ProxyError("jacob_cov needs continuous inputs; token ids have no jacobian")
+    kernel = torch.zeros((len(x), len(x)), dtype=torch.float64)
+    layer_outputs: list = []
+    handles = []
+    if "naswot" in wanted:
+        handles = [m.register_forward_hook(activation_code_hook(kernel, len(x))) for m in model.modules()
+                   if type(m).__name__ in GATING_ACTIVATIONS]
+        if not handles:
+            results["naswot"] = ProxyError(f"NASWOT needs activation modules ({', '.join(GATING_ACTIVATIONS)}); "
+                                           "the model has none")
+    if "fisher" in wanted:
+        handles += [m.register_forward_hook(lambda module, inputs, output: layer_outputs.append((module, output)))
+                    for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))]
+    wants_jacobian = "jacob_cov" in wanted and "jacob_cov" not in results
+    x = x.detach().clone().float().requires_grad_(True) if wants_jacobian else x
+    model.train()
+    try:
+        with second_order_safe_attention("grasp" in wanted):
+            output = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    if "naswot" in wanted and "naswot" not in results:
+        sign, logdet = torch.linalg.slogdet(kernel)
+        results["naswot"] = float(logdet) if sign > 0 else -math.inf  # singular: two inputs looked the same
+    loss_wanted = [name for name in wanted if name in LOSS_PROXIES]
+    if wants_jacobian:
+        (jacobian,) = torch.autograd.grad(output.sum(), x, allow_unused=True, retain_graph=bool(loss_wanted))
+        results["jacob_cov"] = jacobian_score(jacobian, x)
+    if loss_wanted:
+        results.update(loss_scores(model, output, y, layer_outputs, loss_wanted))
+    return results
+
+
+def activation_code_hook(kernel, batch: int):
+    """A forward hook adding, for every pair of samples, the units on which they agree:
+    both on (c_i . c_j) plus both off (units - a_i - a_j + c_i . c_j), a_i the units on for i.
+    The product runs in float32 where the counts stay whole numbers below 2**24 (exact)."""
     import torch
 
-    model.train()
+    def add_codes(module, inputs, output):
+        flat = inputs[0].detach().reshape(batch, -1)
+        codes = (flat > 0).to(torch.float32 if flat.shape[1] < 2**24 else torch.float64)
+        both_on = (codes @ codes.T).double()
+        active = codes.sum(1, dtype=torch.float64)
+        kernel.add_(2 * both_on - active[:, None] - active[None, :] + codes.shape[1])
+    return add_codes
+
+
+def second_order_safe_attention(needed: bool):
+    """grasp differentiates twice; the fused CPU attention kernels have no double backward,
+    so attention falls back to the math kernel, which gives the same values."""
+    import contextlib
+
+    if not needed:
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel([SDPBackend.MATH])
+
+
+def jacobian_score(jacobian, x) -> float:
+    if jacobian is None:  # the output is cut off from the input (e.g. a cell of 'none' edges)
+        import torch
+
+        jacobian = torch.zeros_like(x)
+    rows = jacobian.reshape(len(x), -1).double().numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlation = np.corrcoef(rows)
+    correlation = np.nan_to_num(correlation, nan=1.0)
+    eigenvalues = np.linalg.eigvalsh(correlation)
+    shifted = np.clip(eigenvalues, 0.0, None) + JACOB_COV_K
+    return float(-np.sum(np.log(shifted) + 1.0 / shifted))
+
+
+def loss_scores(model, output, y, layer_outputs: list, wanted: list[str]) -> dict[str, float]:
+    """snip, grad_norm, fisher and grasp from the cross-entropy gradients of one forward."""
+    import torch
+
     weights = [w for _, w in weighted_layers(model)]
-    loss = task_loss(model(x), y)
-    grads = torch.autograd.grad(loss, weights, allow_unused=True)
-    return [(w, g) for w, g in zip(weights, grads, strict=True) if g is not None]
+    loss = task_loss(output, y)
+    outputs = [output for _, output in layer_outputs]
+    grads = torch.autograd.grad(loss, weights + outputs, allow_unused=True, create_graph="grasp" in wanted)
+    weight_grads = [(w, g) for w, g in zip(weights, grads[:len(weights)], strict=True) if g is not None]
+    results = {}
+    if "snip" in wanted:
+        results["snip"] = sum(float((w.detach() * g.detach()).abs().sum()) for w, g in weight_grads)
+    if "grad_norm" in wanted:
+        results["grad_norm"] = sum(float(g.detach().norm()) for _, g in weight_grads)
+    if "fisher" in wanted:
+        results["fisher"] = sum(fisher_of_layer(module, a.detach(), g.detach()) for (module, a), g
+                                in zip(layer_outputs, grads[len(weights):], strict=True) if g is not None)
+    if "grasp" in wanted:
+        results["grasp"] = grasp_from_gradients(weight_grads)
+    return results
+
+
+def fisher_of_layer(module, activation, gradient) -> float:
+    """Theis et al. (2018), as Abdelfattah et al. compute it: per output channel,
+    0.5 x mean over the batch of (sum over positions of activation x gradient)^2, summed.
+    Convolutions have channels on axis 1, linear layers on the last axis."""
+    from torch import nn
+
+    product = activation * gradient
+    if isinstance(module, nn.Linear):
+        product = product.movedim(-1, 1) if product.dim() > 2 else product
+    positions = tuple(range(2, product.dim()))
+    per_channel = product.sum(positions) if positions else product
+    return float(0.5 * per_channel.pow(2).mean(0).sum())
+
+
+def grasp_from_gradients(weight_grads) -> float:
+    """Wang et al. (2020), as Abdelfattah et al. compute it: -sum(theta * H g), with g the
+    loss gradient (held constant) and H the Hessian of the loss."""
+    import torch
+
+    if not weight_grads:
+        return 0.0
+    weights = [w for w, _ in weight_grads]
+    z = sum((g.detach() * g).sum() for _, g in weight_grads)
+    if not z.requires_grad:  # a network linear in its weights along every path: H g = 0
+        return 0.0
+    hessian_grads = torch.autograd.grad(z, weights, allow_unused=True)
+    return -sum(float((w.detach() * hg).sum()) for w, hg in zip(weights, hessian_grads, strict=True)
+                if hg is not None)
+
+
+def one_data_proxy(name: str):
+    def proxy(model, x, y) -> float:
+        score = data_pass_scores(model, x, y, [name])[name]
+        if isinstance(score, ProxyError):
+            raise score
+        return score
+    proxy.__name__ = name
+    return proxy
 
 
 # --- the proxies --------------------------------------------------------------------------------
@@ -86,69 +238,21 @@ def remove_batch_norm(model):
     return model
 
 
-def snip(model, x, y) -> float:
-    """Connection sensitivity (Lee et al. 2019): sum of |dL/dw * w| on one minibatch."""
-    return sum(float((w.detach() * g).abs().sum()) for w, g in loss_gradients(model, x, y))
-
-
-def grad_norm(model, x, y) -> float:
-    """Sum over layers of the Euclidean norm of the loss gradient."""
-    return sum(float(g.norm()) for _, g in loss_gradients(model, x, y))
-
-
-def jacob_cov(model, x, y) -> float:
-    """Mellor et al. (v1): how uncorrelated the input jacobians of a minibatch are.
-
-    Score = -sum(log(v + k) + 1/(v + k)) over the eigenvalues v of the correlation
-    matrix of the per-sample jacobians of the summed output. Correlations that are
-    undefined (a jacobian that is all zeros: the output ignores the input) count as
-    full correlation, the worst case.
-    """
-    import torch
-    from torch import nn
-
-    if any(isinstance(m, nn.Embedding) for m in model.modules()):
-        raise ProxyError("jacob_cov needs continuous inputs; token ids have no jacobian")
-    model.train()
-    x = x.detach().clone().float().requires_grad_(True)
-    output = model(x)
-    (jacobian,) = torch.autograd.grad(output.sum(), x, allow_unused=True)
-    if jacobian is None:  # the output is cut off from the input (e.g. a cell of 'none' edges)
-        jacobian = torch.zeros_like(x)
-    rows = jacobian.reshape(len(x), -1).double().numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        correlation = np.corrcoef(rows)
-    correlation = np.nan_to_num(correlation, nan=1.0)
-    eigenvalues = np.linalg.eigvalsh(correlation)
-    shifted = np.clip(eigenvalues, 0.0, None) + JACOB_COV_K
-    return float(-np.sum(np.log(shifted) + 1.0 / shifted))
-
-
-def naswot(model, x, y) -> float:
-    """Mellor et al. (ICML 2021): log|K| where K[i, j] counts the ReLU units on which
-    samples i and j agree (both active or both inactive) over the whole network.
-    Networks that give different inputs different activation patterns score higher."""
-    import torch
-
-    kernel = torch.zeros((len(x), len(x)), dtype=torch.float64)
-
-    def add_codes(module, inputs, output):
-        codes = (inputs[0].detach().reshape(len(x), -1) > 0).double()
-        kernel.add_(codes @ codes.T + (1.0 - codes) @ (1.0 - codes).T)
-
-    handles = [m.register_forward_hook(add_codes) for m in model.modules()
-               if type(m).__name__ in GATING_ACTIVATIONS]
-    if not handles:
-        raise ProxyError(f"NASWOT needs activation modules ({', '.join(GATING_ACTIVATIONS)}); the model has none")
-    try:
-        model.train()
-        with torch.no_grad():
-            model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    sign, logdet = torch.linalg.slogdet(kernel)
-    return float(logdet) if sign > 0 else -math.inf  # singular: two inputs looked the same
+#: Connection sensitivity (Lee et al. 2019): sum of |dL/dw * w| on one minibatch.
+snip = one_data_proxy("snip")
+#: Sum over layers of the Euclidean norm of the loss gradient.
+grad_norm = one_data_proxy("grad_norm")
+#: Fisher information of the layer outputs (Theis et al. 2018); see fisher_of_layer.
+fisher = one_data_proxy("fisher")
+#: GraSP (Wang et al. 2020): -theta * H g summed; see grasp_from_gradients.
+grasp = one_data_proxy("grasp")
+#: Mellor et al. (v1): how uncorrelated the input jacobians of a minibatch are.
+#: Score = -sum(log(v + k) + 1/(v + k)) over the eigenvalues v of the correlation matrix of the
+#: per-sample jacobians of the summed output; an all-zero jacobian counts as full correlation.
+jacob_cov = one_data_proxy("jacob_cov")
+#: Mellor et al. (ICML 2021): log|K| where K[i, j] counts the ReLU units on which samples i and j
+#: agree (both active or both inactive) over the whole network.
+naswot = one_data_proxy("naswot")
 
 
 def params(model, x, y) -> float:
@@ -156,53 +260,12 @@ def params(model, x, y) -> float:
 
 
 def flops(model, x, y) -> float:
-    """Multiply-accumulates per sample of convolutions, linear layers and attention
-    (the figure NAS papers report as FLOPs), counted with forward hooks on one sample
-    (the count does not depend on the batch, so one sample is enough)."""
-    import torch
-
-    total = [0]
-    x, batch = x[:1], 1
-
-    def conv(module, inputs, output):
-        per_output = module.in_channels // module.groups * math.prod(module.kernel_size)
-        total[0] += output.numel() // batch * per_output
-
-    def linear(module, inputs, output):
-        total[0] += output.numel() // batch * module.in_features
-
-    def attention(module, inputs, output):
-        query, key = inputs[0], inputs[1]
-        seq_axis = 1 if module.batch_first else 0
-        length_q, length_k, dim = query.shape[seq_axis], key.shape[seq_axis], module.embed_dim
-        projections = (length_q + 2 * length_k) * dim * dim + length_q * dim * dim
-        total[0] += projections + 2 * length_q * length_k * dim
-
-    handles = []
-    for module in model.modules():
-        hook = hook_for_module(module, conv, linear, attention)
-        if hook is not None:
-            handles.append(module.register_forward_hook(hook))
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return float(total[0])
-
-
-def hook_for_module(module, conv, linear, attention):
-    from torch import nn
-
-    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-        return conv
-    if isinstance(module, nn.Linear):
-        return linear  # attention's out_proj is applied functionally, so it is not counted twice
-    if isinstance(module, nn.MultiheadAttention):
-        return attention
-    return None
+    """Multiply-accumulates per sample (the figure NAS papers report as FLOPs), counted at the
+    operator level by devices/costs/flop_count.py on one sample in eval mode: the count the
+    analytical hardware target and the one-shot latency terms use too."""
+    model.eval()
+    macs, _ = count_flops(model, x[:1])
+    return float(macs)
 
 
 def decoder_params(model, x, y) -> float:
@@ -227,6 +290,8 @@ PROXIES: dict[str, ProxyFunction] = {
     "synflow": synflow,
     "snip": snip,
     "grad_norm": grad_norm,
+    "fisher": fisher,
+    "grasp": grasp,
     "jacob_cov": jacob_cov,
     "naswot": naswot,
     "params": params,
@@ -235,15 +300,41 @@ PROXIES: dict[str, ProxyFunction] = {
 }
 
 
+def check_proxy_names(names) -> None:
+    unknown = [name for name in names if name not in PROXIES]
+    if unknown:
+        raise ProxyError(f"unknown proxy {unknown[0]!r}; choose one of {sorted(PROXIES)}")
+
+
 def compute_proxy(name: str, model, x, y, seed: int = 0) -> float:
     """Score an untrained model; the model and the global random state are not changed."""
+    score = compute_proxies([name], model, x, y, seed)[name]
+    if isinstance(score, ProxyError):
+        raise score
+    return score
+
+
+def compute_proxies(names, model, x, y, seed: int = 0) -> dict[str, float | ProxyError]:
+    """Several proxies of one model at the cost of about one: the data-dependent ones share one
+    forward of the minibatch (data_pass_scores). Each score equals compute_proxy's. A proxy that
+    cannot score the model maps to its ProxyError. The model and the random state are unchanged."""
     import torch
 
-    if name not in PROXIES:
-        raise ProxyError(f"unknown proxy {name!r}; choose one of {sorted(PROXIES)}")
+    check_proxy_names(names)
+    scores: dict[str, float | ProxyError] = {}
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)  # dropout in train-mode proxies draws the same masks every call
-        return float(PROXIES[name](copy.deepcopy(model), x, y))
+        if any(name in DATA_PASS_PROXIES for name in names):
+            torch.manual_seed(seed)  # dropout in train-mode proxies draws the same masks every call
+            scores.update(data_pass_scores(copy.deepcopy(model), x, y, names))
+        for name in names:
+            if name in scores:
+                continue
+            torch.manual_seed(seed)
+            try:
+                scores[name] = float(PROXIES[name](copy.deepcopy(model), x, y))
+            except ProxyError as exc:
+                scores[name] = exc
+    return {name: scores[name] for name in names}
 
 
 def random_batch(input_shape: tuple, num_classes: int, batch: int = 64, seed: int = 0,

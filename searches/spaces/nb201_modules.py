@@ -54,7 +54,8 @@ class Cell(nn.Module):
     def forward(self, x):
         nodes = [x]
         for target in range(1, NODES):
-            nodes.append(sum(self.edges[edge_name(target, source)](nodes[source]) for source in range(target)))
+            first, *rest = (self.edges[edge_name(target, source)](nodes[source]) for source in range(target))
+            nodes.append(sum(rest, start=first))  # start from the first term: no add of a zero
         return nodes[-1]
 
 

@@ -72,6 +72,8 @@ Constraint = Callable[[dict], bool]
 class Strategy(ABC):
     name: str = ""
     label: str = ""
+    #: True when the strategy reads a list of objectives from its "objectives" setting.
+    multi_objective: bool = False
 
     def __init__(
         self,

@@ -106,6 +106,7 @@ def pareto_front(records: list[TrialRecord], objectives) -> list[TrialRecord]:
 class NSGA2(Strategy):
     name = "nsga2"
     label = "NSGA-II (multi-objective)"
+    multi_objective = True
     settings_help = {
         "objectives": "the objectives as a JSON list; by default the search objectives",
         "population_size": "parents kept by non-dominated sorting and crowding",

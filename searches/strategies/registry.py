@@ -10,6 +10,7 @@ from .evolution import RegularizedEvolution
 from .gp_bo import GaussianProcessBO
 from .grid import GridSearch
 from .local_search import LocalSearch
+from .motpe import MultiObjectiveTPE
 from .nsga2 import NSGA2
 from .random_search import RandomSearch
 from .reinforce import Reinforce
@@ -25,6 +26,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
     TPE.name: TPE,
     Reinforce.name: Reinforce,
     NSGA2.name: NSGA2,
+    MultiObjectiveTPE.name: MultiObjectiveTPE,
 }
 
 

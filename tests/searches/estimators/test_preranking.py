@@ -4,9 +4,10 @@ import random
 
 import pytest
 import torch
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from searches.benchmarks.nb201 import Nb201Table
+from searches.estimators import proxy_benchmark
 from searches.estimators.preranking import minibatch, prerank, score_archs
 from searches.estimators.proxy_benchmark import proxy_correlations, sample_cells, spearman
 from searches.estimators.zero_cost import compute_proxy, random_batch
@@ -91,9 +92,10 @@ def test_proxy_correlations_on_a_small_table(tmp_path):
     table = Nb201Table.load(small_table(tmp_path))
     rows = sample_cells(table, 6, seed=0)
     space = NB201Space({"C": 2, "N": 1})
-    results = {r.proxy: r for r in proxy_correlations(rows, ["params", "decoder_params"], space, batch=4)}
+    check = proxy_correlations(rows, ["params", "decoder_params"], space, batch=4)
+    results = {r.proxy: r for r in check.correlations}
     params = results["params"]
-    assert params.cells == 6 and -1 <= params.rho <= 1 and params.seconds >= 0
+    assert params.cells == 6 and -1 <= params.rho <= 1 and check.seconds >= check.build_seconds > 0
     expected = [sum(p.numel() for p in space.to_torch(string_to_arch(r.arch), (3, 32, 32), 10).parameters())
                 for r in rows]
     assert params.rho == pytest.approx(spearman(expected, [r.test_acc for r in rows]))
@@ -112,7 +114,31 @@ def test_the_management_command_prints_each_proxy(tmp_path, capsys):
                  table=str(small_table(tmp_path)))
     out = capsys.readouterr().out
     assert "3 NAS-Bench-201 cells (seed 0)" in out and "(4, 3, 32, 32)" in out
-    for name in ("synflow", "snip", "grad_norm", "jacob_cov", "naswot", "params", "flops"):
+    assert "crops of scikit-learn's sample photos" in out and "labels from the image content" in out
+    for name in ("synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "naswot", "params", "flops"):
         assert any(line.startswith(name) and line.split()[1].lstrip("-").replace(".", "").isdigit()
                    for line in out.splitlines())
     assert "decoder_params" in out and "n/a" in out
+    assert any(line.startswith("snip") and line.split()[2] == "0.596" for line in out.splitlines())
+
+
+def test_proxy_correlations_score_each_cell_once_for_all_proxies(tmp_path, monkeypatch):
+    table = Nb201Table.load(small_table(tmp_path))
+    rows = sample_cells(table, 4, seed=0)
+    space = NB201Space({"C": 2, "N": 1})
+    calls = []
+    real = proxy_benchmark.compute_proxies
+    monkeypatch.setattr(proxy_benchmark, "compute_proxies",
+                        lambda names, *a, **k: calls.append(names) or real(names, *a, **k))
+    check = proxy_correlations(rows, ["snip", "naswot", "synflow"], space, batch=4)
+    assert len(calls) == 4 and all(names == ["snip", "naswot", "synflow"] for names in calls)
+    assert all(r.cells == 4 for r in check.correlations)
+
+
+def test_the_management_command_rejects_bad_input_with_a_message(tmp_path):
+    with pytest.raises(CommandError, match="noise has no content"):
+        call_command("nas_proxy_check", proxy="snip", samples=3, batch=4, C=2, N=1, inputs="noise",
+                     table=str(small_table(tmp_path)))
+    with pytest.raises(CommandError, match="unknown proxy 'magic'"):
+        call_command("nas_proxy_check", proxy="snip,magic", samples=3, batch=4, C=2, N=1,
+                     table=str(small_table(tmp_path)))

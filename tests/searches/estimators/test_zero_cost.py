@@ -3,9 +3,10 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from searches.estimators.zero_cost import PROXIES, ProxyError, compute_proxy, random_batch
+from searches.estimators.zero_cost import PROXIES, ProxyError, compute_proxies, compute_proxy, random_batch
 from searches.spaces.chain_mlp import ChainMLPSpace
 from searches.spaces.nb201 import NB201Space
 from searches.spaces.nb201_cell import string_to_arch
@@ -185,3 +186,44 @@ def test_random_batch_shapes():
     tokens, targets = random_batch((6,), 0, batch=2, vocab_size=4, task="language_modelling")
     assert tokens.shape == targets.shape == (2, 6) and float(tokens.max()) < 4
     assert torch.equal(random_batch((4,), 2, seed=1)[0], random_batch((4,), 2, seed=1)[0])
+
+
+@pytest.mark.parametrize("builder, input_shape, classes", [(nb201, (3, 8, 8), 10), (mlp, (12,), 4)],
+                         ids=["nb201", "mlp"])
+def test_one_shared_pass_gives_each_proxy_its_own_score(builder, input_shape, classes):
+    model = builder(8)
+    x, y = random_batch(input_shape, classes, batch=16, seed=2)
+    together = compute_proxies(CNN_PROXIES, model, x, y, seed=3)
+    assert together == {name: compute_proxy(name, model, x, y, seed=3) for name in CNN_PROXIES}
+
+
+def test_compute_proxies_maps_a_proxy_that_cannot_score_to_its_error():
+    scores = compute_proxies(["params", "decoder_params"], mlp(8), *random_batch((12,), 4, batch=4))
+    assert scores["params"] > 0 and isinstance(scores["decoder_params"], ProxyError)
+
+
+def test_fisher_by_hand_on_one_linear_layer():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 3))
+    x, y = torch.randn(6, 5), torch.tensor([0, 1, 2, 0, 1, 2])
+    z = model(x)
+    (dz,) = torch.autograd.grad(F.cross_entropy(z, y), z)
+    expected = float(0.5 * (z.detach() * dz).pow(2).mean(0).sum())
+    assert compute_proxy("fisher", model, x, y) == pytest.approx(expected, rel=1e-6)
+
+
+def test_grasp_by_hand_is_minus_theta_hessian_gradient():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3, bias=False), nn.Tanh(), nn.Linear(3, 2, bias=False))
+    x, y = torch.randn(5, 4), torch.tensor([0, 1, 1, 0, 1])
+    shapes = [p.shape for p in model.parameters()]
+    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+    def loss_of(theta):
+        w1, w2 = theta[:12].reshape(shapes[0]), theta[12:].reshape(shapes[1])
+        return F.cross_entropy(torch.tanh(x @ w1.T) @ w2.T, y)
+
+    gradient = torch.autograd.functional.jacobian(loss_of, flat)
+    hessian = torch.autograd.functional.hessian(loss_of, flat)
+    expected = float(-(flat * (hessian @ gradient)).sum())
+    assert compute_proxy("grasp", model, x, y) == pytest.approx(expected, rel=1e-4)

@@ -1,0 +1,182 @@
+"""Zero-cost proxies on NAS-Bench-201 CIFAR-10: the published table side by side, and an ablation.
+
+  headline   every proxy with the check's defaults (nas_proxy_check: C=16, N=5, one batch of 64
+             32x32 crops of scikit-learn's sample photos, content labels), Spearman rho with the
+             table's test accuracy over a random sample of cells, a 95% bootstrap interval, and the
+             published figure (Abdelfattah et al. 2021, all 15,625 cells).
+  speed      seconds a cell for all proxies: each proxy on its own (a forward, and a backward where
+             needed, per proxy: what the check did before) against compute_proxies (one shared forward).
+  ablation   why snip and grad_norm come out where they do: the same cells scored under each
+             setting of one factor at a time: cell depth N (1, 5), input (noise, photo crops,
+             digits), labels (random, content / true digit labels), the loss (cross-entropy,
+             MSE to one-hot), batch norm (train-mode batch statistics as the papers, eval mode,
+             removed), and the per-parameter reduction (sum |g w|, sum g w, per-layer L2 norms
+             summed, one global L2 norm, sum |g|), all read from the same gradients.
+
+    .venv/bin/python bench/zero_cost_nb201.py headline --samples 300 --seed 0 --threads 1
+    .venv/bin/python bench/zero_cost_nb201.py speed --samples 20 --seed 0 --threads 1
+    .venv/bin/python bench/zero_cost_nb201.py ablation --samples 200 --seed 0 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from searches.benchmarks.nb201 import Nb201Table  # noqa: E402
+from searches.estimators.proxy_batch import proxy_batch  # noqa: E402
+from searches.estimators.proxy_benchmark import (  # noqa: E402
+    CIFAR_CLASSES,
+    CIFAR_INPUT,
+    PUBLISHED_RHO,
+    proxy_correlations,
+    sample_cells,
+    spearman,
+)
+from searches.estimators.zero_cost import (  # noqa: E402
+    PROXIES,
+    compute_proxies,
+    compute_proxy,
+    remove_batch_norm,
+    weighted_layers,
+)
+from searches.spaces.nb201 import NB201Space  # noqa: E402
+from searches.spaces.nb201_cell import string_to_arch  # noqa: E402
+
+REDUCTIONS = {
+    "snip: sum |g w| (paper)": lambda pairs: sum(float((w * g).abs().sum()) for w, g in pairs),
+    "snip: sum g w (signed)": lambda pairs: sum(float((w * g).sum()) for w, g in pairs),
+    "grad_norm: sum of layer L2 (paper)": lambda pairs: sum(float(g.norm()) for _, g in pairs),
+    "grad_norm: global L2": lambda pairs: float(torch.sqrt(sum((g**2).sum() for _, g in pairs))),
+    "grad_norm: sum |g| (L1)": lambda pairs: sum(float(g.abs().sum()) for _, g in pairs),
+}
+
+
+def bootstrap_interval(scores, accuracies, draws: int = 1000, seed: int = 0) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    scores, accuracies = np.asarray(scores), np.asarray(accuracies)
+    values = []
+    for _ in range(draws):
+        pick = rng.integers(0, len(scores), len(scores))
+        values.append(spearman(list(scores[pick]), list(accuracies[pick])))
+    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+
+
+def headline(args) -> None:
+    table = Nb201Table.load()
+    rows = sample_cells(table, args.samples, args.seed)
+    names = [name for name in PROXIES if name != "decoder_params"]
+    check = proxy_correlations(rows, names, NB201Space({"C": 16, "N": 5}), 64, args.seed)
+    accuracies = [row.test_acc for row in rows]
+    print(f"{len(rows)} cells (seed {args.seed}), C=16 N=5, batch: 64 photo crops, content labels; "
+          f"{check.seconds:.0f} s ({check.seconds / len(rows):.2f} s a cell, {torch.get_num_threads()} thread(s))")
+    print(f"{'proxy':<12}{'rho':>8}{'95% CI':>18}{'published':>11}{'|diff|':>8}")
+    for r in check.correlations:
+        low, high = bootstrap_interval(r.scores, accuracies)
+        published = PUBLISHED_RHO.get(r.proxy)
+        diff = f"{abs(r.rho - published):.3f}" if published is not None else "-"
+        print(f"{r.proxy:<12}{r.rho:>8.3f}{f'[{low:.3f}, {high:.3f}]':>18}"
+              f"{(f'{published:.3f}' if published is not None else '-'):>11}{diff:>8}")
+
+
+def speed(args) -> None:
+    rows = sample_cells(Nb201Table.load(), args.samples, args.seed)
+    names = [name for name in PROXIES if name != "decoder_params"]
+    space = NB201Space({"C": 16, "N": 5})
+    x, y = proxy_batch(64, args.seed)
+    alone = shared = 0.0
+    for row in rows:
+        torch.manual_seed(args.seed)
+        model = space.to_torch(string_to_arch(row.arch), CIFAR_INPUT, CIFAR_CLASSES)
+        started = time.perf_counter()
+        one_by_one = {name: compute_proxy(name, model, x, y, seed=args.seed) for name in names}
+        alone += time.perf_counter() - started
+        started = time.perf_counter()
+        together = compute_proxies(names, model, x, y, seed=args.seed)
+        shared += time.perf_counter() - started
+        assert together == one_by_one, row.arch
+    print(f"{len(rows)} cells, C=16 N=5, batch 64, {len(names)} proxies, {torch.get_num_threads()} thread(s): "
+          f"each proxy alone {alone / len(rows):.2f} s a cell, shared forward {shared / len(rows):.2f} s a cell "
+          f"(x{alone / shared:.1f}); same scores: yes")
+
+
+def setting_scores(model, x, y, loss: str, bn: str) -> dict[str, float]:
+    """Every reduction of the loss gradients of one model under one loss and batch-norm mode."""
+    model = copy.deepcopy(model)
+    if bn == "removed":
+        model = remove_batch_norm(model)
+    model.train(bn != "eval")
+    weights = [w for _, w in weighted_layers(model)]
+    output = model(x)
+    if loss == "cross-entropy":
+        value = F.cross_entropy(output, y)
+    else:
+        value = F.mse_loss(output, F.one_hot(y, CIFAR_CLASSES).float())
+    grads = torch.autograd.grad(value, weights, allow_unused=True)
+    pairs = [(w.detach(), g) for w, g in zip(weights, grads, strict=True) if g is not None]
+    return {name: reduce(pairs) for name, reduce in REDUCTIONS.items()}
+
+
+BASE = {"N": 5, "inputs": "images", "labels": "content", "loss": "cross-entropy", "bn": "train"}
+SETTINGS = [
+    ("defaults (N=5, photo crops, content labels, CE, BN train)", {}),
+    ("N=1", {"N": 1}),
+    ("noise input, random labels", {"inputs": "noise", "labels": "random"}),
+    ("N=1, noise input, random labels (the old check)", {"N": 1, "inputs": "noise", "labels": "random"}),
+    ("photo crops, random labels", {"labels": "random"}),
+    ("digits, true labels", {"inputs": "digits"}),
+    ("digits, random labels", {"inputs": "digits", "labels": "random"}),
+    ("MSE loss", {"loss": "mse"}),
+    ("BN eval mode", {"bn": "eval"}),
+    ("BN removed", {"bn": "removed"}),
+]
+
+
+def ablation(args) -> None:
+    table = Nb201Table.load()
+    rows = sample_cells(table, args.samples, args.seed)
+    accuracies = [row.test_acc for row in rows]
+    print(f"{len(rows)} cells (seed {args.seed}), C=16, batch 64; Spearman rho with CIFAR-10 test accuracy "
+          f"(published: snip {PUBLISHED_RHO['snip']}, grad_norm {PUBLISHED_RHO['grad_norm']})")
+    print(f"{'setting':<58}" + "".join(f"{name.split(': ')[1][:14]:>16}" for name in REDUCTIONS))
+    print(f"{'':<58}" + "".join(f"{name.split(': ')[0]:>16}" for name in REDUCTIONS))
+    chosen = args.settings if args.settings else range(len(SETTINGS))
+    for label, change in (SETTINGS[i] for i in chosen):
+        setting = {**BASE, **change}
+        started = time.perf_counter()
+        x, y = proxy_batch(64, args.seed, setting["inputs"], setting["labels"])
+        space = NB201Space({"C": 16, "N": setting["N"]})
+        columns: dict[str, list[float]] = {name: [] for name in REDUCTIONS}
+        for row in rows:
+            torch.manual_seed(args.seed)
+            model = space.to_torch(string_to_arch(row.arch), CIFAR_INPUT, CIFAR_CLASSES)
+            torch.manual_seed(args.seed)
+            for name, value in setting_scores(model, x, y, setting["loss"], setting["bn"]).items():
+                columns[name].append(value)
+        cells = "".join(f"{spearman(columns[name], accuracies):>16.3f}" for name in REDUCTIONS)
+        print(f"{label:<58}{cells}   ({time.perf_counter() - started:.0f} s)", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("part", choices=("headline", "speed", "ablation"))
+    parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--settings", type=int, nargs="*", help="ablation: run only these rows (0-based)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    {"headline": headline, "speed": speed, "ablation": ablation}[args.part](args)
+
+
+if __name__ == "__main__":
+    main()
