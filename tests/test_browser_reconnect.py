@@ -5,6 +5,7 @@ Production stack: daphne + Celery + PostgreSQL + Redis; the new server listens o
 import os
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
@@ -17,7 +18,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_d
 
 
 def completed(search_id: int) -> int:
-    return Trial.objects.filter(search_id=search_id, state=Trial.COMPLETE).count()
+    """Run on another thread: sync Playwright keeps an event loop on this one, where Django refuses queries."""
+    def count():
+        try:
+            return Trial.objects.filter(search_id=search_id, state=Trial.COMPLETE).count()
+        finally:
+            connection.close()
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(count).result()
 
 
 def test_a_restarted_server_is_rejoined_without_a_reload(tmp_path):
