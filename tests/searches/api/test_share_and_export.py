@@ -64,3 +64,13 @@ def test_an_unknown_format_or_missing_weights_is_a_400_with_the_reason(clients, 
     settings.VAR_DIR = tmp_path / "elsewhere"  # the kept weights are not found there
     gone = clients["owner"].get(f"/api/trials/{trial.id}/export/onnx/")
     assert gone.status_code == 400 and "weights were not kept" in gone.json()["errors"]["format"][0]
+
+
+def test_targets_made_over_the_api_are_their_makers_and_hidden_from_others(clients, owner):
+    made = clients["owner"].post("/api/targets/", {"name": "my analytical", "kind": "analytical"}, format="json")
+    assert made.status_code == 201 and made.json()["owner"] == owner.id
+    target_id = made.json()["id"]
+    assert target_id in [t["id"] for t in clients["owner"].get("/api/targets/").json()]
+    assert target_id not in [t["id"] for t in clients["outsider"].get("/api/targets/").json()]
+    assert clients["outsider"].get(f"/api/targets/{target_id}/").status_code == 404
+    assert clients["owner"].get(f"/api/targets/{target_id}/").status_code == 200
