@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.processes import child_env, manage, server  # noqa: E402
+from tests.processes import child_env, log_in_as_demo, manage, server  # noqa: E402
 from tests.test_browser import CHROMIUM_ARGS  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
@@ -35,10 +35,7 @@ def main() -> None:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         page.set_default_timeout(30_000)
-        page.goto(base + "/")
-        page.fill("#id_username", "demo")
-        page.fill("#id_password", "nasweb-demo")
-        page.click("button[type=submit]")
+        log_in_as_demo(page, base)
         page.click("text=Digits demo")
         page.click("text=Random MLPs on digits")
         page.wait_for_selector("#search-state:has-text('done')", timeout=300_000)

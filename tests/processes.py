@@ -96,3 +96,11 @@ def postgres_url(database_name: str) -> str:
     db = settings.DATABASES["default"]
     auth = f"{db['USER']}:{db['PASSWORD']}@" if db["USER"] else ""
     return f"postgres://{auth}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{database_name}"
+
+
+def log_in_as_demo(page, base: str) -> None:
+    """Log a playwright page in as the demo user that `manage.py nas_demo` makes."""
+    page.goto(base + "/")
+    page.fill("#id_username", "demo")
+    page.fill("#id_password", "nasweb-demo")
+    page.click("button[type=submit]")

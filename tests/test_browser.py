@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import pytest
 from django.db import connection
 
-from tests.processes import celery_worker, child_env, manage, postgres_url, server
+from tests.processes import celery_worker, child_env, log_in_as_demo, manage, postgres_url, server
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -64,10 +64,7 @@ def test_start_a_search_and_watch_it_live(request, stack):
 
 
 def start_and_watch(page, base):
-    page.goto(base + "/")
-    page.fill("#id_username", "demo")
-    page.fill("#id_password", "nasweb-demo")
-    page.click("button[type=submit]")
+    log_in_as_demo(page, base)
     page.click("text=Digits demo")
     page.click("text=New search")
 

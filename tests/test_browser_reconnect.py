@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from searches.models import Search, Trial
-from tests.processes import celery_worker, child_env, free_port, manage, postgres_url, server
+from tests.processes import celery_worker, child_env, free_port, log_in_as_demo, manage, postgres_url, server
 from tests.test_browser import chromium_page
 
 COMPLETE_ROWS = "document.querySelectorAll('#leaderboard tbody tr.state-row-complete').length"
@@ -38,10 +38,7 @@ def test_a_restarted_server_is_rejoined_without_a_reload(tmp_path):
     port = free_port()
     with celery_worker(env, [f"{prefix}default", f"{prefix}cpu"], tmp_path / "worker.log"), chromium_page() as page:
         with server(env, tmp_path / "server-1.log", port) as url:
-            page.goto(url + "/")
-            page.fill("#id_username", "demo")
-            page.fill("#id_password", "nasweb-demo")
-            page.click("button[type=submit]")
+            log_in_as_demo(page, url)
             page.goto(f"{url}/searches/{search.id}/")
             page.wait_for_selector("#live-status:has-text('live')")
             page.evaluate("window.__loaded_once = true")  # gone if the page reloads

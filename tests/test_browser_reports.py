@@ -10,7 +10,7 @@ import numpy as np
 import onnxruntime
 import pytest
 
-from tests.processes import child_env, manage, server
+from tests.processes import child_env, log_in_as_demo, manage, server
 from tests.test_browser import CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -36,10 +36,7 @@ def test_read_compare_export_and_share(finished_demo, tmp_path):
         try:
             page = browser.new_page(accept_downloads=True)
             page.set_default_timeout(20_000)
-            page.goto(base + "/")
-            page.fill("#id_username", "demo")
-            page.fill("#id_password", "nasweb-demo")
-            page.click("button[type=submit]")
+            log_in_as_demo(page, base)
             page.click("text=Digits demo")
             page.click("text=Random MLPs on digits")
             page.wait_for_selector("#search-state:has-text('done')", timeout=120_000)
