@@ -23,7 +23,7 @@ from torch import nn
 
 from ..checks import SpecError
 from ..spaces.nb201_cell import NODES
-from ..strategies.settings_checks import check_int_setting
+from ..strategies.settings_checks import check_bool_setting, check_int_setting
 from .darts import Darts
 from .supernet import Gate, Supernet
 from .supernet_nb201 import NB201Supernet
@@ -32,6 +32,11 @@ from .supernet_nb201 import NB201Supernet
 class PCDarts(Darts):
     name = "pcdarts"
     label = "PC-DARTS (partial channels, edge normalisation)"
+    settings_help = {
+        **Darts.settings_help,
+        "partial_channels": "K: 1/K of each edge's channels go through the mixed op, the rest bypass it",
+        "edge_normalisation": "learn a weight per input edge of each node beside the op weights",
+    }
 
     @classmethod
     def strategy_settings(cls) -> dict:
@@ -48,8 +53,7 @@ class PCDarts(Darts):
         check_int_setting(settings, "partial_channels", 1, width)
         if width % settings["partial_channels"]:
             raise SpecError("partial_channels", f"must divide the cell width C = {width}")
-        if not isinstance(settings["edge_normalisation"], bool):
-            raise SpecError("edge_normalisation", "must be true or false")
+        check_bool_setting(settings, "edge_normalisation")
 
     def build_supernet(self) -> Supernet:
         return NB201Supernet(self.space, self.data.input_shape, self.data.num_classes,

@@ -40,6 +40,15 @@ from .supernets import build_supernet
 class PDarts(Darts):
     name = "pdarts"
     label = "P-DARTS (progressive depth, shrinking ops)"
+    settings_help = {
+        **Darts.settings_help,
+        "stages": "searches in this many stages, each from fresh weights (one epoch each at least)",
+        "stage_cells": "NB201: cells per stage, e.g. [1, 2, 2]: the supernet deepens stage by stage",
+        "ops_kept": "after each stage but the last, each edge keeps its this many most probable ops",
+        "skip_dropout": "dropout on skip connections per stage, decayed to 0 within the stage",
+        "max_skips": "the derived cell keeps at most this many skip connections (the strongest)",
+        "warmup_fraction": "share of each stage that trains the weights only, before the architecture",
+    }
 
     @classmethod
     def strategy_settings(cls) -> dict:

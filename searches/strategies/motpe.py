@@ -48,6 +48,10 @@ class MultiObjectiveTPE(TPE):
     name = "motpe"
     label = "TPE, multi-objective"
     multi_objective = True
+    settings_help = {
+        **TPE.settings_help,
+        "objectives": "the objectives as a JSON list; by default the search objectives",
+    }
 
     @classmethod
     def default_settings(cls) -> dict:

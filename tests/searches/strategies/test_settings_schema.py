@@ -10,7 +10,8 @@ from searches.strategies.registry import STRATEGIES
 from searches.strategies.settings_checks import SettingInfo, describe_schema
 
 #: Settings with no range: a list of objectives, a metric name. The JSON box sets them.
-FREE_FORM = {("nsga2", "objectives"), ("reinforce", "cost_metric")}
+FREE_FORM = {("nsga2", "objectives"), ("motpe", "objectives"), ("reinforce", "cost_metric"),
+             ("pdarts", "stage_cells"), ("pdarts", "ops_kept"), ("pdarts", "skip_dropout")}  # lists
 SPACE = build_space("nb201", {"C": 4, "N": 1})
 
 
