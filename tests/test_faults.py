@@ -25,7 +25,8 @@ def assert_ok(result):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_kills_of_the_worker_lose_and_duplicate_nothing(tmp_path):
-    result, seconds, _ = kill_scenario(kills=2, trials=4, epochs=8,
+    # Long enough epochs-wise that an idle machine is still training when the second kill comes.
+    result, seconds, _ = kill_scenario(kills=2, trials=4, epochs=40,
                                        database_url=postgres_url(connection.settings_dict["NAME"]),
                                        redis_url=os.environ["REDIS_URL"], folder=tmp_path)
     assert_ok(result)
