@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -432,17 +433,7 @@ def restart_scenario(service: str, trials: int, epochs: int, down_seconds: float
     folder = folder or workdir(f"restart-{service}")
     redis = PrivateRedis(folder, persistent=persistent_redis) if service == "redis" or not redis_url else None
     postgres = PrivatePostgres(folder) if service == "postgres" or not database_url else None
-    if redis:
-        redis.start()
-    if postgres:
-        postgres.init(clone_from)
-    stack = Stack(postgres.url if postgres else database_url, redis.url if redis else redis_url, folder)
-    watcher = Watcher(stack.database_url)
-    try:
-        if postgres and not clone_from:
-            stack.manage("migrate", "--noinput", "-v0")
-        stack.start_worker()
-        stack.start_beat()
+    with running_stack(folder, redis, postgres, database_url, redis_url, clone_from) as (stack, watcher):
         started = time.monotonic()
         search_id = stack.start_search(trials, epochs)
         log(f"search {search_id}: {trials} trials of {epochs} epochs, 2 pool children; "
@@ -455,6 +446,25 @@ def restart_scenario(service: str, trials: int, epochs: int, down_seconds: float
         state = watcher.wait_finished(search_id, 900)
         log(f"search {state}")
         return outcome(watcher, search_id, trials, epochs), time.monotonic() - started
+
+
+@contextmanager
+def running_stack(folder: Path, redis, postgres, database_url: str | None, redis_url: str | None,
+                  clone_from: str = ""):
+    """Start the private services given (the others are the URLs), a worker and beat on them; yield
+    (stack, watcher) and stop all of it afterwards, whatever happened."""
+    if redis:
+        redis.start()
+    if postgres:
+        postgres.init(clone_from)
+    stack = Stack(postgres.url if postgres else database_url, redis.url if redis else redis_url, folder)
+    watcher = Watcher(stack.database_url)
+    try:
+        if postgres and not clone_from:
+            stack.manage("migrate", "--noinput", "-v0")
+        stack.start_worker()
+        stack.start_beat()
+        yield stack, watcher
     finally:
         watcher.close()
         stack.stop()
@@ -492,30 +502,13 @@ def kill_scenario(kills: int, trials: int, epochs: int, database_url: str | None
     folder = folder or workdir("kill")
     redis = None if redis_url else PrivateRedis(folder)
     postgres = None if database_url else PrivatePostgres(folder)
-    if redis:
-        redis.start()
-    if postgres:
-        postgres.init()
-    stack = Stack(postgres.url if postgres else database_url, redis.url if redis else redis_url, folder)
-    watcher = Watcher(stack.database_url)
-    try:
-        if postgres:
-            stack.manage("migrate", "--noinput", "-v0")
-        stack.start_worker()
-        stack.start_beat()
+    with running_stack(folder, redis, postgres, database_url, redis_url) as (stack, watcher):
         started = time.monotonic()
         search_id = stack.start_search(trials, epochs)
         log(f"search {search_id}: {trials} trials of {epochs} epochs, 2 pool children; {kills} kills")
         seconds = kill_workers(stack, watcher, search_id, kills)
         watcher.wait_finished(search_id, 900)
         return outcome(watcher, search_id, trials, epochs), seconds, time.monotonic() - started
-    finally:
-        watcher.close()
-        stack.stop()
-        if postgres:
-            postgres.remove()
-        if redis:
-            redis.stop()
 
 
 # --- a second host: a worker in its own network namespace ----------------------------------------------
