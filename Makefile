@@ -10,6 +10,11 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
+# The suite runs in TEST_WORKERS pytest-xdist processes (1: in this process). Each has its own test
+# database (pytest-django adds _gwN) and its own channel/event-log prefix on the shared Redis, because
+# every test database numbers its searches from 1 and the groups and event logs are named by search id.
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter-out 1,$(TEST_WORKERS)),--dist worksteal $(foreach i,$(shell seq 1 $(TEST_WORKERS)),--tx popen//env:NASWEB_CHANNEL_PREFIX=nasweb-test$(i)))
 
 .PHONY: install run serve worker measure-worker gpu-worker beat test test-forms services chromium lint bench clean
 
@@ -59,10 +64,10 @@ chromium:
 	@chromium --version
 
 test: install services chromium
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-forms: install services   # the full form matrix and 500 fuzzed posts per form (about 10 CPU-minutes)
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -m "matrix or fuzz" $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(XDIST) -m "matrix or fuzz" $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
