@@ -232,6 +232,7 @@
   }
 
   function apply(e) {
+    document.dispatchEvent(new CustomEvent("nas:search-event", {detail: e}));  // for search_charts_live.js
     if (e.type === "trial") applyTrial(e.trial, e.seq);
     else if (e.type === "metric") applyMetric(e);
     else if (e.type === "search") setSearch(e.search);
