@@ -18,13 +18,22 @@
     });
   }
 
-  // Runs fn at most once per `ms`, trailing: a burst of calls gives one run now and one after the burst.
+  // Runs fn (which returns a promise) at most once per `ms` and never twice at once; a call while it runs
+  // or waits is not lost: one more run follows, so the last event is always drawn.
   function throttled(fn, ms) {
-    let last = 0, timer = null;
-    return function () {
-      if (timer) return;
-      timer = setTimeout(function () { timer = null; last = Date.now(); fn(); }, Math.max(0, last + ms - Date.now()));
-    };
+    let last = 0, timer = null, busy = false, again = false;
+    function run() {
+      timer = null; busy = true; last = Date.now();
+      Promise.resolve(fn()).finally(function () {
+        busy = false;
+        if (again) { again = false; schedule(); }
+      });
+    }
+    function schedule() {
+      if (busy) { again = true; return; }
+      if (!timer) timer = setTimeout(run, Math.max(0, last + ms - Date.now()));
+    }
+    return schedule;
   }
 
   function pointCount(fig) {
@@ -41,9 +50,21 @@
     return has;
   }
 
+  // search_live.js draws these two (into hidden divs until a trial completes); the same completed trials
+  // make the best-by-time line, so they show when it does.
+  function showTrialCharts(has) {
+    ["best", "pareto"].forEach(function (name) {
+      const chart = document.getElementById(name + "-chart");
+      const wasHidden = chart.hidden;
+      chart.hidden = !has;
+      document.getElementById(name + "-empty").hidden = has;
+      if (has && wasHidden && chart.data) Plotly.Plots.resize(chart);  // drawn while hidden: fit it to its card
+    });
+  }
+
   function loadProgress() {
     return getJSON(base + "progress-charts.json").then(function (figs) {
-      draw("best-time", figs.best_time);
+      showTrialCharts(draw("best-time", figs.best_time));
       draw("curves", figs.curves);
       curveMetric = figs.curves.meta.metric;
       curveIndex = new Map(figs.curves.data.map((t, i) => [t.meta.trial_id, i]));
@@ -86,12 +107,13 @@
 
   document.addEventListener("nas:search-event", function (event) {
     const e = event.detail;
-    if (e.type === "metric") onEpoch(e);
+    if (e.type === "reload") { refreshProgress(); refreshAnalysis(); }  // the stream restarted: start afresh
+    else if (e.type === "metric") onEpoch(e);
     else if (e.type === "trial" && e.trial.state !== "queued") {
       refreshProgress();
       if (e.trial.state === "complete") refreshAnalysis();
     }
   });
   window.nasSearchCharts = {reload: () => Promise.all([loadProgress(), loadAnalysis()])};  // for tests
-  requestAnimationFrame(() => setTimeout(function () { loadProgress(); loadAnalysis(); }, 0));
+  requestAnimationFrame(() => setTimeout(function () { refreshProgress(); refreshAnalysis(); }, 0));
 })();

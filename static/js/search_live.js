@@ -49,6 +49,7 @@
   function reloadSummary() {
     return getJSON(base + "data.json?" + boardQuery(board)).then(function (state) {
       loadSummary(state);
+      document.dispatchEvent(new CustomEvent("nas:search-event", {detail: {type: "reload"}}));
       return loadCharts();
     });
   }
