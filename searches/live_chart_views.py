@@ -48,7 +48,7 @@ def search_progress_charts(request, search_id):
 
 @login_required
 def search_analysis_json(request, search_id):
-    """Cached per (completed trials, latest completion): the forest is refitted only when a trial completes."""
+    """Cached per fit (live_report.analysis_position): the forest is refitted only when trials complete."""
     search = search_for_user(request.user, search_id)
-    key = f"search-analysis:{search.id}:{':'.join(map(str, analysis_position(search)))}"
+    key = f"search-analysis:{search.id}:{analysis_position(search)}"
     return _cached(key, lambda: analysis_payload(search))

@@ -4,8 +4,6 @@ time, the learning curves of the running and most recent trials, and the analysi
 
 from __future__ import annotations
 
-from django.db.models import Count, Max
-
 from .analysis_report import search_analysis
 from .models import Search, Trial, TrialMetric
 from .queries import metric_expression
@@ -13,6 +11,7 @@ from .queries import metric_expression
 #: The learning-curve chart shows every running trial and the most recently finished ones, this many in all
 #: at most: more lines than the palette has colours cannot be told apart.
 MAX_CURVES = 8
+EXACT_UP_TO = 50
 FINISHED = (Trial.COMPLETE, Trial.PRUNED, Trial.FAILED, Trial.CANCELLED)
 
 
@@ -54,10 +53,15 @@ def learning_curves(search: Search) -> dict:
                                          for t in trials]}
 
 
-def analysis_position(search: Search) -> tuple[int, str]:
-    """(completed trials, latest completion): the analysis changes only when these do."""
-    done = search.trials.filter(state=Trial.COMPLETE).aggregate(n=Count("id"), last=Max("finished_at"))
-    return done["n"], done["last"].isoformat() if done["last"] else ""
+def analysis_position(search: Search) -> int:
+    """Which fit of the analysis is current, from the number of completed trials: a refit per completion up
+    to EXACT_UP_TO trials, then one per 3 to 6 % more, in steps of a power of two near count / 20 (the forest
+    takes seconds at thousands of trials (bench/analysis_speed.py), and one more trial barely moves it)."""
+    count = search.trials.filter(state=Trial.COMPLETE).count()
+    if count < EXACT_UP_TO:
+        return count
+    step = 1 << ((count // 20).bit_length() - 1)
+    return count - count % step
 
 
 def analysis_empty_text(analysis: dict) -> str:

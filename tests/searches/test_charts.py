@@ -97,3 +97,16 @@ def test_trial_curves_draw_running_trials_dashed_and_carry_the_trial_id():
     assert running["name"] == "#3 (running)" and running["meta"]["trial_id"] == 7
     assert done["line"]["dash"] == "solid" and done["line"]["color"] != running["line"]["color"]
     assert fig["meta"]["metric"] == "val_accuracy" and fig["layout"]["yaxis"]["title"]["text"] == "validation accuracy"
+
+
+def test_project_comparison_puts_every_search_on_one_chart_by_trials_and_by_time():
+    # (number, seconds since that search started, value): search a's trial 2 finished before its trial 1
+    histories = [{"name": "a", "direction": "max", "points": [(1, 30.0, 0.6), (2, 10.0, 0.5), (3, 40.0, 0.7)]},
+                 {"name": "b", "direction": "min", "points": [(1, 5.0, 9.0), (2, 8.0, 4.0)]}]
+    by_trials = charts.project_comparison_figure(histories, "trials")
+    by_time = charts.project_comparison_figure(histories, "time")
+    assert [t["name"] for t in by_trials["data"]] == ["a", "b"] == [t["name"] for t in by_time["data"]]
+    assert (by_trials["data"][0]["x"], by_trials["data"][0]["y"]) == ([1, 2, 3], [0.6, 0.6, 0.7])
+    assert (by_time["data"][0]["x"], by_time["data"][0]["y"]) == ([10.0, 30.0, 40.0], [0.5, 0.6, 0.7])
+    assert by_time["data"][1]["y"] == [9.0, 4.0] and "seconds" in by_time["layout"]["xaxis"]["title"]["text"]
+    assert by_trials["data"][0]["line"]["color"] != by_trials["data"][1]["line"]["color"]

@@ -99,3 +99,11 @@ def test_the_search_page_holds_the_chart_cards_and_their_empty_states(client, nb
     for marker in ('id="best-time-chart"', 'id="curves-chart"', 'id="live-parcoords-chart"',
                    "once the first trial completes", "search_charts_live.js"):
         assert marker in html
+
+
+def test_the_analysis_is_refitted_per_completed_trial_then_every_few_percent(nb201_search, monkeypatch):
+    search = nb201_search(3)
+    assert live_report.analysis_position(search) == 3
+    counts = iter([49, 50, 51, 52, 1000, 1049, 1050])
+    monkeypatch.setattr("django.db.models.query.QuerySet.count", lambda self: next(counts))
+    assert [live_report.analysis_position(search) for _ in range(7)] == [49, 50, 50, 52, 992, 1024, 1024]
