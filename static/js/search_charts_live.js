@@ -37,7 +37,7 @@
   }
 
   function pointCount(fig) {
-    return (fig.data || []).reduce((n, t) => n + ((t.x || (t.dimensions ? [1] : [])).length), 0);
+    return (fig.data || []).reduce((n, t) => n + (t.x || []).length, 0);
   }
 
   // Draws the figure, or shows the empty state's words (kept in the page) while it has no points.
