@@ -10,8 +10,8 @@ from searches import charts as search_charts
 
 from .units import format_cost
 
-TRIAL_COLOURS = ("#1f6feb", "#d1242f", "#1a7f37", "#bf8700", "#8250df", "#0a7ea4", "#cf222e", "#57606a")
-HIGHLIGHT_COLOUR = "#d1242f"
+TRIAL_COLOURS = search_charts.COLOUR_BLIND_SAFE  # Okabe-Ito, as on every chart
+HIGHLIGHT_COLOUR = search_charts.VERMILLION
 
 
 def _better(a: float, b: float, sense: str) -> bool:
@@ -92,9 +92,9 @@ def pareto_figure(points: list[dict], highlight_id: int | None, cost_key: str, c
     spread = max(positive) / min(positive) if positive else 1
     return {
         "data": [
-            _points_trace("trials", points, cost_key, {"color": "#9aa5b1", "size": 7}),
-            {**_points_trace("Pareto front", front, cost_key, {"color": "#1f6feb", "size": 8}),
-             "mode": "lines+markers", "line": {"shape": "hv"}},
+            _points_trace("trials", points, cost_key, {**search_charts.BACKGROUND_POINTS, "size": 7}),
+            {**_points_trace("Pareto front", front, cost_key, {"color": search_charts.BLUE, "size": 8}),
+             "mode": "lines+markers", "line": {"shape": "hv", "color": search_charts.BLUE}},
             _points_trace("highlighted", chosen, cost_key,
                           {"color": "rgba(0,0,0,0)", "size": 16, "line": {"color": HIGHLIGHT_COLOUR, "width": 3}}),
         ],

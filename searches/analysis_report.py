@@ -3,7 +3,15 @@ on one chart. Plain data for searches/charts.py; reads only."""
 
 from __future__ import annotations
 
-from .analysis import MAX_TRIALS, MIN_TRIALS, decision_effects, decision_importance, effect_sentence
+from .analysis import (
+    MAX_TRIALS,
+    MIN_TRIALS,
+    decision_effects,
+    decision_importance,
+    effect_sentence,
+    op_effects,
+    op_sentence,
+)
 from .models import Project, Search, Trial
 from .trial_report import METRICS
 
@@ -29,13 +37,14 @@ def search_analysis(search: Search) -> dict:
            "direction": search.primary_objective["direction"],
            "decisions": [{"name": d.name, "choices": list(d.choices)} for d in space.decisions],
            "trials": [{"number": t.number, "arch": t.arch, "value": t.metrics[metric]} for t in trials],
-           "importance": [], "sentences": []}
+           "importance": [], "sentences": [], "op_sentences": []}
     if len(trials) < MIN_TRIALS:
         return out
     archs, values = [t.arch for t in trials], [t.metrics[metric] for t in trials]
     importance = decision_importance(space, archs, values, seed=search.seed)
     out["importance"] = [{"decision": k, "share": v} for k, v in importance.items()]
     out["sentences"] = [effect_sentence(e, label, points) for e in decision_effects(space, archs, values)[:8]]
+    out["op_sentences"] = [op_sentence(e, label, points) for e in op_effects(space, archs, values)]
     return out
 
 

@@ -7,6 +7,16 @@ best-so-far line and every point of the Pareto front, and at most MAX_SCATTER_PO
 
 from __future__ import annotations
 
+#: Okabe-Ito (Okabe & Ito 2008): distinguishable with every common colour-vision deficiency. Every figure
+#: here and in devices/charts.py draws with these only (tests/searches/test_palette.py).
+BLUE, ORANGE, GREEN, PURPLE, SKY_BLUE, VERMILLION, YELLOW, BLACK = (
+    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+COLOUR_BLIND_SAFE = (BLUE, ORANGE, GREEN, PURPLE, SKY_BLUE, VERMILLION, YELLOW, BLACK)
+#: A sequential scale from three palette colours, dark to light (its lightness rises monotonically).
+SEQUENTIAL_SCALE = [[0.0, BLUE], [0.5, SKY_BLUE], [1.0, YELLOW]]
+#: The many points behind a highlighted line: the palette's sky blue, half transparent.
+BACKGROUND_POINTS = {"color": SKY_BLUE, "opacity": 0.55}
+
 # Above the plot: below it, a horizontal legend collides with the x-axis title.
 LEGEND_ON_TOP = {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"}
 METRIC_LABELS = {"val_accuracy": "validation accuracy", "test_accuracy": "test accuracy", "params": "parameters",
@@ -79,9 +89,9 @@ def best_figure(points: list[tuple[int, float]], metric: str = "val_accuracy", d
     return {
         "data": [
             {**scatter_trace(points), "name": "trial", "x": [p[0] for p in shown], "y": [p[1] for p in shown],
-             "marker": {"color": "#9aa5b1", "size": 7 if len(points) <= WEBGL_ABOVE else 4}},
-            {"type": "scatter", "mode": "lines+markers", "name": "best so far", "line": {"shape": "hv"},
-             "x": xs, "y": ys, "marker": {"color": "#1f6feb"}},
+             "marker": {**BACKGROUND_POINTS, "size": 7 if len(points) <= WEBGL_ABOVE else 4}},
+            {"type": "scatter", "mode": "lines+markers", "name": "best so far",
+             "x": xs, "y": ys, "marker": {"color": BLUE}, "line": {"shape": "hv", "color": BLUE}},
         ],
         "layout": {
             "margin": {"l": 50, "r": 10, "t": 30, "b": 40},
@@ -97,10 +107,12 @@ def best_figure(points: list[tuple[int, float]], metric: str = "val_accuracy", d
 def learning_curve_figure(epochs: dict[str, list[tuple[int, float]]]) -> dict:
     """One line per metric name: {"val_accuracy": [(1, 0.5), ...], ...}."""
     data = []
-    for name, points in sorted(epochs.items()):
+    for index, (name, points) in enumerate(sorted(epochs.items())):
         axis = "y" if "accuracy" in name else "y2"
+        colour = COLOUR_BLIND_SAFE[index % len(COLOUR_BLIND_SAFE)]
         data.append({"type": "scatter", "mode": "lines+markers", "name": name.replace("_", " "),
-                     "x": [p[0] for p in points], "y": [p[1] for p in points], "yaxis": axis})
+                     "x": [p[0] for p in points], "y": [p[1] for p in points], "yaxis": axis,
+                     "line": {"color": colour}, "marker": {"color": colour}})
     return {
         "data": data,
         "layout": {
@@ -153,10 +165,10 @@ def pareto_points_figure(points: list[tuple[float, float, int]], x_metric: str, 
         "data": [
             {**scatter_trace(points), "name": "trial", "x": [p[0] for p in shown],
              "y": [p[1] for p in shown], "text": [f"trial {p[2]}" for p in shown],
-             "marker": {"color": "#9aa5b1", "size": 7 if len(points) <= WEBGL_ABOVE else 4}},
-            {"type": "scatter", "mode": "lines+markers", "name": "Pareto front", "line": {"shape": "hv"},
+             "marker": {**BACKGROUND_POINTS, "size": 7 if len(points) <= WEBGL_ABOVE else 4}},
+            {"type": "scatter", "mode": "lines+markers", "name": "Pareto front",
              "x": [p[0] for p in front], "y": [p[1] for p in front], "text": [f"trial {p[2]}" for p in front],
-             "marker": {"color": "#d1242f", "size": 9}},
+             "marker": {"color": VERMILLION, "size": 9}, "line": {"shape": "hv", "color": VERMILLION}},
         ],
         "layout": {
             "margin": {"l": 50, "r": 10, "t": 30, "b": 40}, "height": 320, "legend": LEGEND_ON_TOP,
@@ -178,10 +190,10 @@ def arch_weights_figure(weights: dict[str, dict[str, float]], epoch: int | None 
     z = [[weights[d].get(c) for c in choices] for d in decisions]
     return {
         # Scaled to the largest weight, not to 1: early in a search all weights sit near
-        # 1/len(choices), and the differences are what the user is watching. (plotly.js runs
-        # Blues from dark to light, hence reversed: heavy ops are dark.)
+        # 1/len(choices), and the differences are what the user is watching. The scale runs dark to
+        # light, hence reversed: heavy ops are dark.
         "data": [{"type": "heatmap", "x": choices, "y": decisions, "z": z, "zmin": 0,
-                  "colorscale": "Blues", "reversescale": True, "hoverongaps": False,
+                  "colorscale": SEQUENTIAL_SCALE, "reversescale": True, "hoverongaps": False,
                   "text": [[f"{v:.2f}" if v is not None else "" for v in row] for row in z],
                   "texttemplate": "%{text}", "colorbar": {"title": {"text": "weight"}}}],
         "layout": {"margin": {"l": 110, "r": 10, "t": 30, "b": 60}, "height": 120 + 34 * len(decisions),
@@ -198,15 +210,14 @@ def oneshot_curve_figure(history: list[dict]) -> dict:
               if any(name in h for h in history)]
     data = [{"type": "scatter", "mode": "lines+markers", "name": name.replace("_", " "),
              "x": [h["epoch"] for h in history if name in h], "y": [h[name] for h in history if name in h],
-             "yaxis": "y" if "accuracy" in name else "y2"} for name in series]
+             "yaxis": "y" if "accuracy" in name else "y2", "line": {"color": COLOUR_BLIND_SAFE[index]},
+             "marker": {"color": COLOUR_BLIND_SAFE[index]}} for index, name in enumerate(series)]
     return {"data": data, "layout": {
         "margin": {"l": 50, "r": 50, "t": 30, "b": 40}, "height": 300, "legend": LEGEND_ON_TOP,
         "xaxis": {"title": {"text": "supernet epoch"}}, "yaxis": {"title": {"text": "accuracy"}},
         "yaxis2": {"title": {"text": "loss"}, "overlaying": "y", "side": "right"}}}
 
 
-#: Okabe-Ito: distinguishable with every common colour-vision deficiency.
-COLOUR_BLIND_SAFE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 
 
 def compare_curves_figure(series: list[tuple[str, dict[str, list[tuple[int, float]]]]]) -> dict:
@@ -242,7 +253,7 @@ def share_cost_figure(costs: list[dict]) -> dict:
 
 def parallel_coordinates_figure(decisions: list[dict], trials: list[dict], label: str) -> dict:
     """One axis per decision (its choices as ticks; "inactive" below them) and one for the objective;
-    each trial a line coloured by the objective (Viridis: readable with colour-vision deficiencies)."""
+    each trial a line coloured by the objective (a scale of palette colours)."""
     dimensions = []
     for d in decisions:
         choices = d["choices"]
@@ -254,7 +265,7 @@ def parallel_coordinates_figure(decisions: list[dict], trials: list[dict], label
     objective = [t["value"] for t in trials]
     dimensions.append({"label": label, "values": objective})
     return {"data": [{"type": "parcoords", "dimensions": dimensions,
-                      "line": {"color": objective, "colorscale": "Viridis", "showscale": True,
+                      "line": {"color": objective, "colorscale": SEQUENTIAL_SCALE, "showscale": True,
                                "colorbar": {"title": {"text": label}}}}],
             "layout": {"margin": {"l": 60, "r": 60, "t": 50, "b": 30}, "height": 420}}
 
@@ -285,3 +296,53 @@ def project_comparison_figure(histories: list[dict], by: str) -> dict:
     return {"data": data, "layout": {"margin": {"l": 50, "r": 10, "t": 30, "b": 40}, "height": 340,
                                      "legend": LEGEND_ON_TOP, "xaxis": {"title": {"text": axis}},
                                      "yaxis": {"title": {"text": "best so far"}}}}
+
+
+def best_by_time_figure(points: list[tuple[float, float, int]], metric: str = "val_accuracy",
+                        direction: str = "max") -> dict:
+    """From (seconds since the search started, value, trial number) of the complete trials: every trial
+    (thinned) and the best-so-far steps against wall-clock time, carried on to the last trial."""
+    points = sorted(points)
+    xs, ys = improvements([(p[0], p[1]) for p in points], direction)
+    if points and xs[-1] != points[-1][0]:
+        xs, ys = xs + [points[-1][0]], ys + [ys[-1]]
+    shown = thin(points)
+    return {
+        "data": [
+            {**scatter_trace(points), "name": "trial", "x": [p[0] for p in shown], "y": [p[1] for p in shown],
+             "text": [f"trial {p[2]}" for p in shown],
+             "marker": {**BACKGROUND_POINTS, "size": 7 if len(points) <= WEBGL_ABOVE else 4}},
+            {"type": "scatter", "mode": "lines+markers", "name": "best so far", "x": xs, "y": ys,
+             "marker": {"color": ORANGE}, "line": {"shape": "hv", "color": ORANGE}},
+        ],
+        "layout": {
+            "margin": {"l": 50, "r": 10, "t": 30, "b": 40}, "height": 320, "legend": LEGEND_ON_TOP,
+            "xaxis": {"title": {"text": "seconds since the search started"}, "rangemode": "tozero"},
+            "yaxis": {"title": {"text": metric_label(metric)}},
+        },
+        "meta": {"points": len(points), "shown": len(shown)},
+    }
+
+
+def trial_curve_trace(curve: dict, index: int, label: str) -> dict:
+    """One trial's per-epoch line: dashed while it runs, solid once it has finished."""
+    colour = COLOUR_BLIND_SAFE[index % len(COLOUR_BLIND_SAFE)]
+    running = curve["state"] in ("queued", "running")
+    name = f"#{curve['number']}" + (" (running)" if running else "")
+    return {"type": "scatter", "mode": "lines+markers", "name": name,
+            "x": [p[0] for p in curve["points"]], "y": [p[1] for p in curve["points"]],
+            "line": {"color": colour, "dash": "dash" if running else "solid"}, "marker": {"color": colour},
+            "meta": {"trial_id": curve["id"], "number": curve["number"], "state": curve["state"]},
+            "hovertemplate": f"#{curve['number']} epoch %{{x}}: %{{y:.4g}} {label}<extra></extra>"}
+
+
+def trial_curves_figure(curves: list[dict], metric: str) -> dict:
+    """Learning curves of several trials on one chart: {id, number, state, points: [(epoch, value)]} each;
+    the page extends a running trial's line as its epochs are recorded."""
+    label = metric_label(metric)
+    return {"data": [trial_curve_trace(c, i, label) for i, c in enumerate(curves)],
+            "layout": {"margin": {"l": 50, "r": 10, "t": 30, "b": 40}, "height": 320, "legend": LEGEND_ON_TOP,
+                       "colorway": list(COLOUR_BLIND_SAFE),
+                       "xaxis": {"title": {"text": "epoch"}, "rangemode": "tozero"},
+                       "yaxis": {"title": {"text": label}}},
+            "meta": {"metric": metric}}

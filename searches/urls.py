@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import report_views, views
+from . import live_chart_views, report_views, views
 
 app_name = "searches"
 urlpatterns = [
@@ -21,6 +21,9 @@ urlpatterns = [
     path("searches/<int:search_id>/trials.csv", report_views.search_trials_csv, name="search_trials_csv"),
     path("projects/<int:project_id>/compare/", report_views.project_compare, name="project_compare"),
     path("searches/<int:search_id>/analysis/", report_views.search_analysis_view, name="search_analysis"),
+    path("searches/<int:search_id>/analysis.json", live_chart_views.search_analysis_json, name="search_analysis_json"),
+    path("searches/<int:search_id>/progress-charts.json", live_chart_views.search_progress_charts,
+         name="search_progress_charts"),
     path("searches/<int:search_id>/compare/", report_views.trial_compare, name="trial_compare"),
     path("searches/<int:search_id>/share/", report_views.share_create, name="share_create"),
     path("searches/<int:search_id>/share/<int:link_id>/revoke/", report_views.share_revoke, name="share_revoke"),

@@ -49,6 +49,7 @@
   function reloadSummary() {
     return getJSON(base + "data.json?" + boardQuery(board)).then(function (state) {
       loadSummary(state);
+      document.dispatchEvent(new CustomEvent("nas:search-event", {detail: {type: "reload"}}));
       return loadCharts();
     });
   }
@@ -232,6 +233,7 @@
   }
 
   function apply(e) {
+    document.dispatchEvent(new CustomEvent("nas:search-event", {detail: e}));  // for search_charts_live.js
     if (e.type === "trial") applyTrial(e.trial, e.seq);
     else if (e.type === "metric") applyMetric(e);
     else if (e.type === "search") setSearch(e.search);

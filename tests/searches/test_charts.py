@@ -71,3 +71,42 @@ def test_large_scatters_are_webgl_and_thinned_but_keep_the_front():
     assert fig["data"][1]["x"][-1] == 20_000 and len(fig["data"][1]["x"]) == 20_000  # every step kept
     small = charts.best_figure(points[:100])
     assert small["data"][0]["type"] == "scatter" and len(small["data"][0]["x"]) == 100
+
+
+def test_best_by_time_steps_against_seconds_and_carries_on_to_the_last_trial():
+    # (seconds, value, number): trial 2 finished first but scored lower than trial 1
+    fig = charts.best_by_time_figure([(9.0, 0.6, 1), (4.0, 0.5, 2), (12.0, 0.55, 3), (20.0, 0.7, 4), (25.0, 0.65, 5)])
+    best = fig["data"][1]
+    assert (best["x"], best["y"]) == ([4.0, 9.0, 20.0, 25.0], [0.5, 0.6, 0.7, 0.7])
+    assert fig["data"][0]["text"][0] == "trial 2" and "seconds" in fig["layout"]["xaxis"]["title"]["text"]
+
+
+def test_best_by_time_for_a_minimised_metric_and_no_trials():
+    fig = charts.best_by_time_figure([(1.0, 50, 0), (2.0, 80, 1), (3.0, 20, 2)], "params", "min")
+    assert fig["data"][1]["y"] == [50, 20] and fig["layout"]["yaxis"]["title"]["text"] == "parameters"
+    empty = charts.best_by_time_figure([])
+    assert empty["data"][0]["x"] == [] and empty["data"][1]["x"] == []
+
+
+def test_trial_curves_draw_running_trials_dashed_and_carry_the_trial_id():
+    fig = charts.trial_curves_figure([
+        {"id": 7, "number": 3, "state": "running", "points": [(1, 0.4), (2, 0.5)]},
+        {"id": 9, "number": 4, "state": "complete", "points": [(1, 0.45)]}], "val_accuracy")
+    running, done = fig["data"]
+    assert (running["x"], running["y"], running["line"]["dash"]) == ([1, 2], [0.4, 0.5], "dash")
+    assert running["name"] == "#3 (running)" and running["meta"]["trial_id"] == 7
+    assert done["line"]["dash"] == "solid" and done["line"]["color"] != running["line"]["color"]
+    assert fig["meta"]["metric"] == "val_accuracy" and fig["layout"]["yaxis"]["title"]["text"] == "validation accuracy"
+
+
+def test_project_comparison_puts_every_search_on_one_chart_by_trials_and_by_time():
+    # (number, seconds since that search started, value): search a's trial 2 finished before its trial 1
+    histories = [{"name": "a", "direction": "max", "points": [(1, 30.0, 0.6), (2, 10.0, 0.5), (3, 40.0, 0.7)]},
+                 {"name": "b", "direction": "min", "points": [(1, 5.0, 9.0), (2, 8.0, 4.0)]}]
+    by_trials = charts.project_comparison_figure(histories, "trials")
+    by_time = charts.project_comparison_figure(histories, "time")
+    assert [t["name"] for t in by_trials["data"]] == ["a", "b"] == [t["name"] for t in by_time["data"]]
+    assert (by_trials["data"][0]["x"], by_trials["data"][0]["y"]) == ([1, 2, 3], [0.6, 0.6, 0.7])
+    assert (by_time["data"][0]["x"], by_time["data"][0]["y"]) == ([10.0, 30.0, 40.0], [0.5, 0.6, 0.7])
+    assert by_time["data"][1]["y"] == [9.0, 4.0] and "seconds" in by_time["layout"]["xaxis"]["title"]["text"]
+    assert by_trials["data"][0]["line"]["color"] != by_trials["data"][1]["line"]["color"]
