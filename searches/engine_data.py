@@ -80,6 +80,12 @@ def weights_path(trial_id: int) -> Path:
     return _database_folder("weights") / f"trial-{trial_id}.pt"
 
 
+def pruning_source_path(trial_id: int) -> Path:
+    """The copy of a trial's weights that its pruning searches start from: the disk policy of the
+    trial's own search may delete trial-<id>.pt later, and this copy stays."""
+    return _database_folder("weights") / f"pruning-source-trial-{trial_id}.pt"
+
+
 def checkpoint_folder() -> Path:
     """Where trials keep their epoch checkpoints."""
     return _database_folder("checkpoints")

@@ -14,20 +14,30 @@ import threading
 import traceback
 from pathlib import Path
 
+import torch
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
 from devices.services import schedule_trial_costs
 
 from . import services
-from .engine_data import checkpoint_path, checkpoints_of, evaluator_for, is_benchmark, load_project_data
+from .engine_data import (
+    checkpoint_path,
+    checkpoints_of,
+    evaluator_for,
+    is_benchmark,
+    load_project_data,
+    pruning_source_path,
+)
 from .engine_setup import target_costs_for_objectives
 from .fidelity import thinner
 from .models import Search, Trial
 from .oneshot.latency import build_latency_table
 from .oneshot.ranking import supernet_ranking
 from .oneshot.registry import run_oneshot
-from .training.trainer import TrainConfig, resolve_device, train
+from .structured_pruning.space import PrunedSpace
+from .structured_pruning.transplant import prune_model, recalibrate_batch_norm
+from .training.trainer import TrainConfig, evaluate, resolve_device, train
 from .weights import keep_weights, settle_weights
 
 log = logging.getLogger(__name__)
@@ -182,10 +192,10 @@ def _evaluate(trial, device: str) -> dict | None:
     if is_benchmark(trial.search.project.dataset):
         metrics = _answer_from_benchmark(trial)
     else:
-        result = _train_trial(trial, device)
+        result, before_training = _train_trial(trial, device)
         if result.stopped == "stopped_by_callback":
             return None
-        metrics = result.final_metrics()
+        metrics = {**result.final_metrics(), **before_training}
     return {**metrics, **target_costs_for_objectives(trial.search, trial.arch)}
 
 
@@ -206,13 +216,14 @@ def _answer_from_benchmark(trial) -> dict:
 
 
 def _train_trial(trial, device: str):
+    """(training result, metrics measured before training)."""
     search = trial.search
     data = load_project_data(search.project.dataset, search.seed)
     training = dict(search.training)
     if training.get("data_fraction", 1) < 1:
         data = data.fraction(training["data_fraction"], search.seed)
     space, arch = thinner(search.space.build(), trial.arch, training.get("width_multiplier", 1.0))
-    model = space.to_torch(arch, data.input_shape, data.num_classes, task=data.task, vocab_size=data.vocab_size)
+    model, pruned_metrics = _starting_model(search, space, arch, data)
     config = TrainConfig.from_dict({
         **training, "seed": search.seed * 100_003 + trial.number, "device": device,
         "threads": settings.NASWEB_TORCH_THREADS, "checkpoint_path": str(resume_from(trial.id, trial.attempt)),
@@ -221,7 +232,24 @@ def _train_trial(trial, device: str):
                                                                                   attempt=trial.attempt))
     if result.stopped != "stopped_by_callback":
         keep_weights(trial.id, model)  # the best epoch's weights, restored by train()
-    return result
+    return result, pruned_metrics
+
+
+def _starting_model(search, space, arch: dict, data):
+    """(model to train, metrics measured before training). A fresh model, or in a pruning search the
+    parent's trained model cut down to `arch` (its most important units kept), whose batch-norm
+    statistics are re-estimated and whose accuracy as pruned is recorded before fine-tuning."""
+    if not isinstance(space, PrunedSpace):
+        return space.to_torch(arch, data.input_shape, data.num_classes, task=data.task,
+                              vocab_size=data.vocab_size), {}
+    parent = space.parent.to_torch(space.trained_arch, data.input_shape, data.num_classes, task=data.task,
+                                   vocab_size=data.vocab_size)
+    state = torch.load(pruning_source_path(search.space.pruned_from_trial_id), map_location="cpu", weights_only=True)
+    parent.load_state_dict(state)
+    model = prune_model(parent, space.parent, space.trained_arch, arch, data.input_shape, data.num_classes)
+    recalibrate_batch_norm(model, data.x_train)
+    _, pruned_val = evaluate(model, data.x_val, data.y_val, "cpu")
+    return model, {"pruned_val_accuracy": pruned_val}
 
 
 # --- one-shot searches ----------------------------------------------------------------------------

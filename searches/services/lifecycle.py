@@ -34,9 +34,15 @@ def start_search(project: Project, user, **fields) -> Search:
     """Validate everything first (search_spec.validate_search takes the fields), then create the
     space and the search in one transaction; the first advance is sent on commit."""
     spec = validate_search(project, user=user, **fields)
+    return create_search_rows(project, user, spec, spec.space.spec)
+
+
+def create_search_rows(project: Project, user, spec, space_spec: dict) -> Search:
+    """The space and the search of a validated SearchSpec, in one transaction; the first advance is
+    sent on commit. `space_spec` is what the space row stores (a pruning search adds its parent)."""
     with transaction.atomic():
         space_row = SearchSpace.objects.create(project=project, name=f"{spec.name} space", kind=spec.space_kind,
-                                               spec=spec.space.spec)
+                                               spec=space_spec)
         search = Search.objects.create(
             project=project, space=space_row, name=spec.name, strategy=spec.strategy,
             strategy_settings=spec.strategy_settings, objectives=spec.objectives, constraints=spec.constraints,
