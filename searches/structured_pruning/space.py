@@ -10,6 +10,7 @@ from ..spaces.registry import build_space
 #: same), anything else is kept as trained.
 PRUNABLE_KINDS: dict[str, dict[str, str]] = {
     "chain_mlp": {"depth": "depth", "width_": "width"},
+    "macro_cnn": {"stages": "depth", "blocks_": "depth", "channels_": "width"},
 }
 
 

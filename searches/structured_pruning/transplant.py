@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..checks import SpecError
+from .cnn import prune_macro_cnn
 from .space import PrunedSpace
 
 
@@ -50,6 +51,10 @@ def prune_model(model: nn.Module, space, arch: dict, pruned_arch: dict, input_sh
     """A model of `pruned_arch` holding `model`'s weights for the units it keeps (model is not changed)."""
     PrunedSpace(space, arch).validate_arch(pruned_arch)
     pruned = space.to_torch(pruned_arch, input_shape, num_classes)
+    if space.kind == "macro_cnn":
+        if scores is not None:
+            raise SpecError("strategy", "learned gates are available for chain_mlp models only")
+        return prune_macro_cnn(model, arch, pruned, pruned_arch)
     source, source_norms, source_head = hidden_layers(model)
     target, target_norms, target_head = hidden_layers(pruned)
     if len(source) != arch["depth"] or source[0].in_features != target[0].in_features:
