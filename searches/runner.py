@@ -246,7 +246,8 @@ def _starting_model(search, space, arch: dict, data):
                                    vocab_size=data.vocab_size)
     state = torch.load(pruning_source_path(search.space.pruned_from_trial_id), map_location="cpu", weights_only=True)
     parent.load_state_dict(state)
-    model = prune_model(parent, space.parent, space.trained_arch, arch, data.input_shape, data.num_classes)
+    model = prune_model(parent, space.parent, space.trained_arch, arch, data.input_shape, data.num_classes,
+                        task=data.task, vocab_size=data.vocab_size)
     recalibrate_batch_norm(model, data.x_train)
     _, pruned_val = evaluate(model, data.x_val, data.y_val, "cpu")
     return model, {"pruned_val_accuracy": pruned_val}

@@ -11,6 +11,7 @@ from ..spaces.registry import build_space
 PRUNABLE_KINDS: dict[str, dict[str, str]] = {
     "chain_mlp": {"depth": "depth", "width_": "width"},
     "macro_cnn": {"stages": "depth", "blocks_": "depth", "channels_": "width"},
+    "transformer": {"depth": "depth", "mlp_ratio_": "width"},
 }
 
 
