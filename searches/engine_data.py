@@ -86,6 +86,11 @@ def pruning_source_path(trial_id: int) -> Path:
     return _database_folder("weights") / f"pruning-source-trial-{trial_id}.pt"
 
 
+def pruning_gates_path(search_id: int) -> Path:
+    """A learned-gates pruning search's gated model (weights trained with the gates) and gate values."""
+    return _database_folder("weights") / f"pruning-gates-search-{search_id}.pt"
+
+
 def checkpoint_folder() -> Path:
     """Where trials keep their epoch checkpoints."""
     return _database_folder("checkpoints")

@@ -21,12 +21,14 @@ from django.db import InterfaceError, OperationalError, connections
 from devices.services import schedule_trial_costs
 
 from . import services
+from .constraints import macs_counter, params_counter
 from .engine_data import (
     checkpoint_path,
     checkpoints_of,
     evaluator_for,
     is_benchmark,
     load_project_data,
+    pruning_gates_path,
     pruning_source_path,
 )
 from .engine_setup import target_costs_for_objectives
@@ -35,6 +37,8 @@ from .models import Search, Trial
 from .oneshot.latency import build_latency_table
 from .oneshot.ranking import supernet_ranking
 from .oneshot.registry import run_oneshot
+from .structured_pruning.gates import learn_gates
+from .structured_pruning.search import GATES
 from .structured_pruning.space import PrunedSpace
 from .structured_pruning.transplant import prune_model, recalibrate_batch_norm
 from .training.trainer import TrainConfig, evaluate, resolve_device, train
@@ -242,15 +246,45 @@ def _starting_model(search, space, arch: dict, data):
     if not isinstance(space, PrunedSpace):
         return space.to_torch(arch, data.input_shape, data.num_classes, task=data.task,
                               vocab_size=data.vocab_size), {}
+    parent, scores = _parent_model(search, space, data), None
+    if search.strategy == GATES:  # the weights trained with the gates, and the gates rank the units
+        gated = torch.load(pruning_gates_path(search.id), map_location="cpu", weights_only=True)
+        parent.load_state_dict(gated["state_dict"])
+        scores = gated["scores"]
+    model = prune_model(parent, space.parent, space.trained_arch, arch, data.input_shape, data.num_classes,
+                        scores, task=data.task, vocab_size=data.vocab_size)
+    recalibrate_batch_norm(model, data.x_train)
+    _, pruned_val = evaluate(model, data.x_val, data.y_val, "cpu")
+    return model, {"pruned_val_accuracy": pruned_val}
+
+
+def _parent_model(search, space: PrunedSpace, data):
+    """The trained model a pruning search prunes, with the weights kept for it."""
     parent = space.parent.to_torch(space.trained_arch, data.input_shape, data.num_classes, task=data.task,
                                    vocab_size=data.vocab_size)
     state = torch.load(pruning_source_path(search.space.pruned_from_trial_id), map_location="cpu", weights_only=True)
     parent.load_state_dict(state)
-    model = prune_model(parent, space.parent, space.trained_arch, arch, data.input_shape, data.num_classes,
-                        task=data.task, vocab_size=data.vocab_size)
-    recalibrate_batch_norm(model, data.x_train)
-    _, pruned_val = evaluate(model, data.x_val, data.y_val, "cpu")
-    return model, {"pruned_val_accuracy": pruned_val}
+    return parent
+
+
+def _learn_gates(search) -> dict:
+    """The one task of a learned-gates pruning search: gates under the budget, then the widths."""
+    space = search.space.build()
+    data = load_project_data(search.project.dataset, search.seed)
+    parent = _parent_model(search, space, data)
+    budget = search.constraints[0]
+    counter = (params_counter if budget["metric"] == "params" else macs_counter)(space, data.input_shape,
+                                                                                 data.num_classes)
+    if settings.NASWEB_TORCH_THREADS:
+        torch.set_num_threads(settings.NASWEB_TORCH_THREADS)
+    arch, scores = learn_gates(parent, space.parent, space.trained_arch, data, budget["metric"], budget["max"],
+                               seed=search.seed, cost_of=counter)
+    path = pruning_gates_path(search.id)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save({"state_dict": parent.state_dict(), "scores": scores}, temporary)
+    os.replace(temporary, path)
+    return {"arch": arch, "description": space.describe(arch), "cost": counter(arch),
+            "expected_widths": [round(float(layer.sum()), 2) for layer in scores]}
 
 
 # --- one-shot searches ----------------------------------------------------------------------------
@@ -269,6 +303,8 @@ def run_oneshot_search(search_id: int, worker: str) -> None:
 
 
 def _run_supernet(search) -> dict:
+    if search.strategy == GATES:
+        return _learn_gates(search)
     space = search.space.build()
     data = load_project_data(search.project.dataset, search.seed)
     engine_settings, web = services.split_oneshot_settings(search.strategy_settings)

@@ -1,5 +1,9 @@
 """Writer of pruning searches: search which widths of a completed trial's trained model to keep.
 
+With the learned gates (strategy "gates") the search runs like a one-shot search: one task learns a
+gate per unit of the parent model under the budget (runner.py: _learn_gates), the widths it reads off
+become the search's one trial, started from the gated model and its gate values.
+
 A pruning search is an ordinary Search (same tables, runner, strategies, leaderboard, charts,
 exports) whose space is a PrunedSpace of the parent trial's space: its stored spec is the parent's
 plus {"pruned_from": {"trial": id, "arch": the trained architecture}}. The budget is one of the
@@ -25,13 +29,16 @@ from ..checks import IntRange, SpecError
 from ..constraints import macs_counter, params_counter
 from ..engine_data import is_benchmark, model_inputs, pruning_source_path, weights_path
 from ..models import Search, Trial
+from ..structured_pruning.gates import GATE_COSTS
+from ..structured_pruning.search import GATES
 from ..structured_pruning.space import PRUNABLE_KINDS, PRUNED_FROM, PrunedSpace
 from .lifecycle import create_search_rows
 from .search_spec import validate_search
 
 #: strategy name -> label: the strategies a pruning search may use (all ask/tell samplers).
 PRUNING_STRATEGIES = {"evolution": "regularised evolution", "gp_bo": "Bayesian optimisation (Gaussian process)",
-                      "tpe": "Bayesian optimisation (TPE)", "random": "random widths"}
+                      "tpe": "Bayesian optimisation (TPE)", "random": "random widths",
+                      GATES: "learned unit gates (differentiable, DSA-like; chain MLP, parameter or MAC budget)"}
 #: budget kind -> label; "target" bounds a cost on a hardware target ("latency_ms@3").
 BUDGET_KINDS = {"params": "parameters", "macs": "multiply-accumulates (MACs) per input",
                 "target": "a cost on a hardware target (device latency)"}
@@ -82,13 +89,16 @@ def start_pruning_search(trial: Trial, user, request: PruningRequest) -> Search:
     _check_numbers(request)
     space = PrunedSpace(parent.space.build(), trial.arch)
     _check_budget_fits(trial, user, space, metric, request.budget_value)
-    spec = validate_search(
+    gates = request.strategy == GATES
+    spec = validate_search(  # the gates are not an ask/tell strategy: the rest is checked as for random
         parent.project, user=user, name=f"Prune trial {trial.number} of {parent.name}"[:120],
-        space_kind=parent.space.kind, space_spec=parent.space.spec, strategy=request.strategy,
+        space_kind=parent.space.kind, space_spec=parent.space.spec, strategy="random" if gates else request.strategy,
         objectives=[{"metric": "val_accuracy", "direction": "max"}],
         constraints=[{"metric": metric, "max": request.budget_value}],
         training={**parent.training, "epochs": request.finetune_epochs, "patience": 0},
-        max_trials=min(request.candidates, space.size()), parallelism=1, seed=parent.seed, device=parent.device)
+        max_trials=1 if gates else min(request.candidates, space.size()), parallelism=1, seed=parent.seed,
+        device=parent.device)
+    spec.strategy = request.strategy
     _copy_parent_weights(trial.id)
     spec.space_kind, spec.space = parent.space.kind, space
     space_spec = {**parent.space.spec, PRUNED_FROM: {"trial": trial.id, "arch": trial.arch}}
@@ -100,6 +110,9 @@ def _budget_metric(trial: Trial, user, request: PruningRequest) -> str:
         raise ValidationError({"budget_kind": f"choose one of {sorted(BUDGET_KINDS)}"})
     if request.strategy not in PRUNING_STRATEGIES:
         raise ValidationError({"strategy": f"a pruning search uses one of {sorted(PRUNING_STRATEGIES)}"})
+    if request.strategy == GATES and (request.budget_kind not in GATE_COSTS or trial.search.space.kind != "chain_mlp"):
+        raise ValidationError({"strategy": "the learned gates prune chain MLPs under a parameter or MAC budget; "
+                                           "choose another strategy for this trial or budget"})
     if request.budget_kind != "target":
         return request.budget_kind
     targets = in_process_cost_metrics(trial.search.space.kind, project=trial.search.project, user=user)

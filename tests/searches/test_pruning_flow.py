@@ -129,3 +129,37 @@ def test_a_trial_that_cannot_be_pruned_shows_why(client, parent, member):
                                                            "strategy": "evolution", "candidates": "2",
                                                            "finetune_epochs": "1"})
     assert response.status_code == 400 and 'id="prune-refused"' in response.content.decode()
+
+
+def test_the_api_starts_a_pruning_search_and_names_the_field_it_refuses(client, parent, member, outsider):
+    url = f"/api/trials/{parent.id}/prune/"
+    body = {"budget_kind": "macs", "budget_value": 1500, "strategy": "tpe", "candidates": 2, "finetune_epochs": 1}
+    client.force_login(outsider)
+    assert client.post(url, body, content_type="application/json").status_code == 404
+    client.force_login(member)
+    refused = client.post(url, {**body, "budget_value": 1}, content_type="application/json")
+    assert refused.status_code == 400 and "smallest pruned model" in refused.json()["errors"]["budget_value"][0]
+    started = client.post(url, body, content_type="application/json")
+    assert started.status_code == 201, started.content
+    search = Search.objects.get(id=started.json()["id"])
+    assert search.constraints == [{"metric": "macs", "max": 1500.0}] and search.strategy == "tpe"
+
+
+def test_the_learned_gates_run_as_one_task_then_one_trial_from_the_gated_model(parent, owner, settings):
+    settings.NASWEB_TORCH_THREADS = 1
+    with pytest.raises(ValidationError, match="parameter or MAC budget"):
+        services.start_pruning_search(parent, owner, PruningRequest("target", 2.0, "gates", 1, 1, "latency_ms@1"))
+    search = services.start_pruning_search(parent, owner, PruningRequest("params", 2500, "gates", 8, 1))
+    assert search.max_trials == 1 and services.advance_search(search.id) == []
+    runner.run_oneshot_search(search.id, worker="w")
+    search.refresh_from_db()
+    assert search.state == Search.RUNNING and search.oneshot_result["cost"] <= 2500, search.error
+    services.advance_search(search.id)
+    (trial,) = search.trials.all()
+    assert trial.arch == search.oneshot_result["arch"]
+    runner.run_trial(trial.id, worker="w")
+    services.advance_search(search.id)
+    search.refresh_from_db()
+    trial.refresh_from_db()
+    assert trial.state == Trial.COMPLETE and trial.metrics["params"] <= 2500, trial.error
+    assert search.state == Search.DONE
