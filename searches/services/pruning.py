@@ -17,6 +17,7 @@ starts: the parent search's disk policy may delete the trial's own file later.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ def start_pruning_search(trial: Trial, user, request: PruningRequest) -> Search:
         objectives=[{"metric": "val_accuracy", "direction": "max"}],
         constraints=[{"metric": metric, "max": request.budget_value}],
         training={**parent.training, "epochs": request.finetune_epochs, "patience": 0},
-        max_trials=1 if gates else min(request.candidates, space.size()), parallelism=1, seed=parent.seed,
+        max_trials=1 if gates else _at_most(space, request.candidates), parallelism=1, seed=parent.seed,
         device=parent.device)
     spec.strategy = request.strategy
     _copy_parent_weights(trial.id)
@@ -154,6 +155,11 @@ def _cost_function(trial: Trial, user, space: PrunedSpace, metric: str):
     inputs = model_inputs(search.project.dataset, search.seed)
     counter = params_counter if metric == "params" else macs_counter
     return counter(space, inputs.input_shape, inputs.num_classes, inputs.task, inputs.vocab_size)
+
+
+def _at_most(space: PrunedSpace, count: int) -> int:
+    """min(count, the space's size), without counting a large space to its end."""
+    return sum(1 for _ in itertools.islice(space.enumerate(), count))
 
 
 def _copy_parent_weights(trial_id: int) -> None:
