@@ -30,13 +30,14 @@ from ..checks import IntRange, SpecError
 from ..constraints import macs_counter, params_counter
 from ..engine_data import is_benchmark, model_inputs, pruning_source_path, weights_path
 from ..models import Search, Trial
+from ..spaces.registry import build_space
 from ..structured_pruning.gates import GATE_COSTS
 from ..structured_pruning.search import GATES
-from ..structured_pruning.space import PRUNABLE_KINDS, PRUNED_FROM, PrunedSpace
+from ..structured_pruning.space import PRUNABLE_KINDS, PRUNED_FROM, PrunedSpace, parent_spec
 from .lifecycle import create_search_rows
 from .search_spec import validate_search
 
-#: strategy name -> label: the strategies a pruning search may use (all ask/tell samplers).
+#: strategy name -> label: the strategies a pruning search may use (ask/tell samplers, and the learned gates).
 PRUNING_STRATEGIES = {"evolution": "regularised evolution", "gp_bo": "Bayesian optimisation (Gaussian process)",
                       "tpe": "Bayesian optimisation (TPE)", "random": "random widths",
                       GATES: "learned unit gates (differentiable, DSA-like; chain MLP, parameter or MAC budget)"}
@@ -88,12 +89,14 @@ def start_pruning_search(trial: Trial, user, request: PruningRequest) -> Search:
     parent = trial.search
     metric = _budget_metric(trial, user, request)
     _check_numbers(request)
-    space = PrunedSpace(parent.space.build(), trial.arch)
+    # the trial's architecture in its space's full form (a trial of a pruning search prunes further)
+    space = PrunedSpace(build_space(parent.space.kind, parent_spec(parent.space.spec)), trial.arch)
     _check_budget_fits(trial, user, space, metric, request.budget_value)
     gates = request.strategy == GATES
     spec = validate_search(  # the gates are not an ask/tell strategy: the rest is checked as for random
         parent.project, user=user, name=f"Prune trial {trial.number} of {parent.name}"[:120],
-        space_kind=parent.space.kind, space_spec=parent.space.spec, strategy="random" if gates else request.strategy,
+        space_kind=parent.space.kind, space_spec=parent_spec(parent.space.spec),
+        strategy="random" if gates else request.strategy,
         objectives=[{"metric": "val_accuracy", "direction": "max"}],
         constraints=[{"metric": metric, "max": request.budget_value}],
         training={**parent.training, "epochs": request.finetune_epochs, "patience": 0},
@@ -102,7 +105,7 @@ def start_pruning_search(trial: Trial, user, request: PruningRequest) -> Search:
     spec.strategy = request.strategy
     _copy_parent_weights(trial.id)
     spec.space_kind, spec.space = parent.space.kind, space
-    space_spec = {**parent.space.spec, PRUNED_FROM: {"trial": trial.id, "arch": trial.arch}}
+    space_spec = {**parent_spec(parent.space.spec), PRUNED_FROM: {"trial": trial.id, "arch": trial.arch}}
     return create_search_rows(parent.project, user, spec, space_spec)
 
 

@@ -57,6 +57,11 @@ def test_a_pruning_search_records_each_candidate_within_the_budget(parent, owner
         assert t.arch["width_1"] <= 64 and t.arch.get("width_2", 0) <= 32
     assert search.space.kind == "chain_mlp" and search.space.pruned_from_trial_id == parent.id
     assert pruning_source_path(parent.id).exists()
+    largest = max(trials, key=lambda t: t.metrics["params"])
+    again = services.start_pruning_search(largest, owner, PruningRequest("params", 630, "random", 1, 1))
+    assert again.space.spec["pruned_from"] == {"trial": largest.id, "arch": largest.arch}  # prunes further
+    (trial,) = run_all(again)
+    assert trial.state == Trial.COMPLETE and trial.metrics["params"] <= 630, trial.error
 
 
 def test_a_pruned_trial_exports_load_back_and_match(parent, owner):
