@@ -124,6 +124,8 @@ def test_the_prune_page_is_for_members_only_and_starts_the_search(client, parent
     assert started.status_code == 302 and started["Location"] == f"/searches/{search.id}/"
     assert search.strategy == "gp_bo" and search.constraints == [{"metric": "params", "max": 2500.0}]
     assert search.training["epochs"] == 1 and search.max_trials == 2
+    page = client.get(f"/searches/{search.id}/").content.decode()
+    assert f'id="pruned-from" href="/trials/{parent.id}/"' in page and "pruned from MLP 64-32" in page
 
 
 def test_a_trial_that_cannot_be_pruned_shows_why(client, parent, member):
