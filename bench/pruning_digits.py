@@ -17,6 +17,7 @@ Latency: eager CPU, batch 1, one thread, median of interleaved rounds (devices/c
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -89,7 +90,7 @@ def main() -> None:
               f"{test:6.3f}  {space.describe(a)}")
     print(f"pruned: validation accuracy right after pruning, before fine-tuning ({args.finetune} epochs, lr 1e-3). "
           "lat us: eager CPU latency, batch 1, 1 thread, median.")
-    print(f"Total bench time {time.perf_counter() - started:.0f}s")
+    print(f"Total bench time {time.perf_counter() - started:.0f}s; load average {os.getloadavg()}")
 
 
 if __name__ == "__main__":

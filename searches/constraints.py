@@ -1,7 +1,7 @@
 """Hard constraints checked before a trial is trained (no Django).
 
 A constraint spec is {"metric": "params", "max": 50000}. The check builds the
-model (cheap, no training) to count its parameters; benchmark projects read the
+model (cheap, no training) to count its parameters or MACs; benchmark projects read the
 count from the table instead.
 """
 
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from devices.costs.analytical import analytical_costs
+
 from .spaces.base import SearchSpace
 
-CONSTRAINT_METRICS = {"params": "parameters"}
+CONSTRAINT_METRICS = {"params": "parameters", "macs": "multiply-accumulates per input"}
 
 
 class ConstraintError(ValueError):
@@ -40,6 +42,14 @@ def params_counter(space: SearchSpace, input_shape: tuple, num_classes: int, tas
     def count(arch: dict) -> int:
         model = space.to_torch(arch, input_shape, num_classes, task=task, vocab_size=vocab_size)
         return sum(p.numel() for p in model.parameters())
+    return count
+
+
+def macs_counter(space: SearchSpace, input_shape: tuple, num_classes: int, task: str = "classification",
+                 vocab_size: int = 0) -> Callable[[dict], int]:
+    def count(arch: dict) -> int:
+        model = space.to_torch(arch, input_shape, num_classes, task=task, vocab_size=vocab_size)
+        return int(analytical_costs(model, input_shape, vocab_size=vocab_size)["macs"])
     return count
 
 

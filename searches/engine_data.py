@@ -80,6 +80,17 @@ def weights_path(trial_id: int) -> Path:
     return _database_folder("weights") / f"trial-{trial_id}.pt"
 
 
+def pruning_source_path(trial_id: int) -> Path:
+    """The copy of a trial's weights that its pruning searches start from: the disk policy of the
+    trial's own search may delete trial-<id>.pt later, and this copy stays."""
+    return _database_folder("weights") / f"pruning-source-trial-{trial_id}.pt"
+
+
+def pruning_gates_path(search_id: int) -> Path:
+    """A learned-gates pruning search's gated model (weights trained with the gates) and gate values."""
+    return _database_folder("weights") / f"pruning-gates-search-{search_id}.pt"
+
+
 def checkpoint_folder() -> Path:
     """Where trials keep their epoch checkpoints."""
     return _database_folder("checkpoints")

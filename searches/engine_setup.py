@@ -9,8 +9,8 @@ from __future__ import annotations
 from devices.target_costs import cost_counter
 
 from .checks import SpecError
-from .constraints import build_checks, params_counter
-from .engine_data import evaluator_for, is_benchmark, load_project_data
+from .constraints import build_checks, macs_counter, params_counter
+from .engine_data import evaluator_for, is_benchmark, load_project_data, model_inputs
 from .models import Search, TrialMetric
 from .pruners import build_pruner
 from .strategies.base import Objective, TrialRecord
@@ -44,6 +44,9 @@ def build_search_pruner(search: Search):
 
 def constraint_counters(search: Search, space) -> dict:
     counters = {"params": params_counter_for(search, space)}
+    if any(spec["metric"] == "macs" for spec in search.constraints):
+        inputs = model_inputs(search.project.dataset, search.seed)
+        counters["macs"] = macs_counter(space, inputs.input_shape, inputs.num_classes, inputs.task, inputs.vocab_size)
     for spec in search.constraints:
         if "@" in spec["metric"]:
             counters[spec["metric"]] = cost_counter(search, spec["metric"])

@@ -364,3 +364,30 @@ class SearchForm(forms.Form):
                 field = key
             for message in messages:
                 self.add_error(field if field in self.fields else None, message)
+
+
+class PruningForm(forms.Form):
+    """Prune this trial: the budget (parameters, MACs or a hardware target's cost), the strategy, how
+    many candidates and how long each fine-tunes. The service (services/pruning.py) checks the rest."""
+
+    budget_metric = forms.ChoiceField(label="Budget on", help_text="what the pruned model must stay within")
+    budget_value = forms.FloatField(label="Budget", min_value=0, help_text="at most this many (parameters, MACs, "
+                                                                            "or the target's unit, e.g. ms)")
+    strategy = forms.ChoiceField(label="Strategy", initial="evolution")
+    candidates = forms.IntegerField(label="Candidates", initial=8, min_value=1, max_value=500,
+                                    help_text="width settings to try (each is a trial)")
+    finetune_epochs = forms.IntegerField(label="Fine-tune epochs", initial=2, min_value=1, max_value=100,
+                                         help_text="epochs each pruned model trains from the kept weights")
+
+    def __init__(self, *args, budget_metrics: dict[str, str], strategies: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["budget_metric"].choices = list(budget_metrics.items())
+        self.fields["strategy"].choices = list(strategies.items())
+
+    def request_fields(self) -> dict:
+        """The fields of services.PruningRequest."""
+        d = self.cleaned_data
+        kind = d["budget_metric"] if d["budget_metric"] in ("params", "macs") else "target"
+        return {"budget_kind": kind, "budget_value": d["budget_value"], "strategy": d["strategy"],
+                "candidates": d["candidates"], "finetune_epochs": d["finetune_epochs"],
+                "target_metric": d["budget_metric"] if kind == "target" else ""}

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from .spaces.registry import build_space
 from .strategies.base import CANCELLED, COMPLETE, DEFAULT_OBJECTIVE, FAILED, PRUNED, QUEUED, RUNNING
+from .structured_pruning.space import PRUNED_FROM, build_stored_space
 
 
 class Dataset(models.Model):
@@ -69,7 +69,13 @@ class SearchSpace(models.Model):
         return f"{self.name} ({self.kind})"
 
     def build(self):
-        return build_space(self.kind, self.spec)
+        """The engine's space; a pruning search's is a PrunedSpace of its parent's space."""
+        return build_stored_space(self.kind, self.spec)
+
+    @property
+    def pruned_from_trial_id(self) -> int | None:
+        """The trial whose trained model this space prunes (None: an ordinary space)."""
+        return (self.spec.get(PRUNED_FROM) or {}).get("trial")
 
 
 class Search(models.Model):

@@ -37,6 +37,7 @@ def trial_detail(request, trial_id):
     return render(request, "searches/trial_detail.html", {
         "trial": trial, "search": trial.search, "report": report, "format_labels": FORMATS,
         "back": reverse("searches:search_detail", args=[trial.search_id]),
+        "prune_refused": services.why_not_prunable(trial) if trial.state == trial.COMPLETE else "",
     })
 
 

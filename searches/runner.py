@@ -14,20 +14,34 @@ import threading
 import traceback
 from pathlib import Path
 
+import torch
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
 from devices.services import schedule_trial_costs
 
 from . import services
-from .engine_data import checkpoint_path, checkpoints_of, evaluator_for, is_benchmark, load_project_data
+from .constraints import macs_counter, params_counter
+from .engine_data import (
+    checkpoint_path,
+    checkpoints_of,
+    evaluator_for,
+    is_benchmark,
+    load_project_data,
+    pruning_gates_path,
+    pruning_source_path,
+)
 from .engine_setup import target_costs_for_objectives
 from .fidelity import thinner
 from .models import Search, Trial
 from .oneshot.latency import build_latency_table
 from .oneshot.ranking import supernet_ranking
 from .oneshot.registry import run_oneshot
-from .training.trainer import TrainConfig, resolve_device, train
+from .structured_pruning.gates import learn_gates
+from .structured_pruning.search import GATES
+from .structured_pruning.space import PrunedSpace
+from .structured_pruning.transplant import prune_model, recalibrate_batch_norm
+from .training.trainer import TrainConfig, evaluate, resolve_device, train
 from .weights import keep_weights, settle_weights
 
 log = logging.getLogger(__name__)
@@ -182,10 +196,10 @@ def _evaluate(trial, device: str) -> dict | None:
     if is_benchmark(trial.search.project.dataset):
         metrics = _answer_from_benchmark(trial)
     else:
-        result = _train_trial(trial, device)
+        result, before_training = _train_trial(trial, device)
         if result.stopped == "stopped_by_callback":
             return None
-        metrics = result.final_metrics()
+        metrics = {**result.final_metrics(), **before_training}
     return {**metrics, **target_costs_for_objectives(trial.search, trial.arch)}
 
 
@@ -206,13 +220,14 @@ def _answer_from_benchmark(trial) -> dict:
 
 
 def _train_trial(trial, device: str):
+    """(training result, metrics measured before training)."""
     search = trial.search
     data = load_project_data(search.project.dataset, search.seed)
     training = dict(search.training)
     if training.get("data_fraction", 1) < 1:
         data = data.fraction(training["data_fraction"], search.seed)
     space, arch = thinner(search.space.build(), trial.arch, training.get("width_multiplier", 1.0))
-    model = space.to_torch(arch, data.input_shape, data.num_classes, task=data.task, vocab_size=data.vocab_size)
+    model, pruned_metrics = _starting_model(search, space, arch, data)
     config = TrainConfig.from_dict({
         **training, "seed": search.seed * 100_003 + trial.number, "device": device,
         "threads": settings.NASWEB_TORCH_THREADS, "checkpoint_path": str(resume_from(trial.id, trial.attempt)),
@@ -221,7 +236,55 @@ def _train_trial(trial, device: str):
                                                                                   attempt=trial.attempt))
     if result.stopped != "stopped_by_callback":
         keep_weights(trial.id, model)  # the best epoch's weights, restored by train()
-    return result
+    return result, pruned_metrics
+
+
+def _starting_model(search, space, arch: dict, data):
+    """(model to train, metrics measured before training). A fresh model, or in a pruning search the
+    parent's trained model cut down to `arch` (its most important units kept), whose batch-norm
+    statistics are re-estimated and whose accuracy as pruned is recorded before fine-tuning."""
+    if not isinstance(space, PrunedSpace):
+        return space.to_torch(arch, data.input_shape, data.num_classes, task=data.task,
+                              vocab_size=data.vocab_size), {}
+    parent, scores = _parent_model(search, space, data), None
+    if search.strategy == GATES:  # the weights trained with the gates, and the gates rank the units
+        gated = torch.load(pruning_gates_path(search.id), map_location="cpu", weights_only=True)
+        parent.load_state_dict(gated["state_dict"])
+        scores = gated["scores"]
+    model = prune_model(parent, space.parent, space.trained_arch, arch, data.input_shape, data.num_classes,
+                        scores, task=data.task, vocab_size=data.vocab_size)
+    recalibrate_batch_norm(model, data.x_train)
+    _, pruned_val = evaluate(model, data.x_val, data.y_val, "cpu")
+    return model, {"pruned_val_accuracy": pruned_val}
+
+
+def _parent_model(search, space: PrunedSpace, data):
+    """The trained model a pruning search prunes, with the weights kept for it."""
+    parent = space.parent.to_torch(space.trained_arch, data.input_shape, data.num_classes, task=data.task,
+                                   vocab_size=data.vocab_size)
+    state = torch.load(pruning_source_path(search.space.pruned_from_trial_id), map_location="cpu", weights_only=True)
+    parent.load_state_dict(state)
+    return parent
+
+
+def _learn_gates(search) -> dict:
+    """The one task of a learned-gates pruning search: gates under the budget, then the widths."""
+    space = search.space.build()
+    data = load_project_data(search.project.dataset, search.seed)
+    parent = _parent_model(search, space, data)
+    budget = search.constraints[0]
+    counter = (params_counter if budget["metric"] == "params" else macs_counter)(space, data.input_shape,
+                                                                                 data.num_classes)
+    if settings.NASWEB_TORCH_THREADS:
+        torch.set_num_threads(settings.NASWEB_TORCH_THREADS)
+    arch, scores = learn_gates(parent, space.parent, space.trained_arch, data, budget["metric"], budget["max"],
+                               seed=search.seed, cost_of=counter)
+    path = pruning_gates_path(search.id)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save({"state_dict": parent.state_dict(), "scores": scores}, temporary)
+    os.replace(temporary, path)
+    return {"arch": arch, "description": space.describe(arch), "cost": counter(arch),
+            "expected_widths": [round(float(layer.sum()), 2) for layer in scores]}
 
 
 # --- one-shot searches ----------------------------------------------------------------------------
@@ -240,6 +303,8 @@ def run_oneshot_search(search_id: int, worker: str) -> None:
 
 
 def _run_supernet(search) -> dict:
+    if search.strategy == GATES:
+        return _learn_gates(search)
     space = search.space.build()
     data = load_project_data(search.project.dataset, search.seed)
     engine_settings, web = services.split_oneshot_settings(search.strategy_settings)

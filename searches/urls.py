@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import live_chart_views, report_views, views
+from . import live_chart_views, pruning_views, report_views, views
 
 app_name = "searches"
 urlpatterns = [
@@ -28,5 +28,6 @@ urlpatterns = [
     path("searches/<int:search_id>/share/", report_views.share_create, name="share_create"),
     path("searches/<int:search_id>/share/<int:link_id>/revoke/", report_views.share_revoke, name="share_revoke"),
     path("trials/<int:trial_id>/", report_views.trial_detail, name="trial_detail"),
+    path("trials/<int:trial_id>/prune/", pruning_views.trial_prune, name="trial_prune"),
     path("trials/<int:trial_id>/export/<str:fmt>/", report_views.trial_export_view, name="trial_export"),
 ]

@@ -189,6 +189,17 @@ class AskResponseSerializer(serializers.Serializer):
     heartbeat_seconds = serializers.IntegerField(help_text="beat at least this often while training")
 
 
+class PruneSerializer(serializers.Serializer):
+    """The "Prune this trial" form's fields; the service checks the rest (services/pruning.py)."""
+
+    budget_kind = serializers.CharField(help_text="params, macs or target (a cost on a hardware target)")
+    budget_value = serializers.FloatField(help_text="the most the pruned model may have of it")
+    target_metric = serializers.CharField(required=False, default="", help_text='with target: e.g. "latency_ms@3"')
+    strategy = serializers.CharField(required=False, default="evolution", help_text="evolution, gp_bo, tpe or random")
+    candidates = serializers.IntegerField(required=False, default=8, help_text="width settings to try, 1-500")
+    finetune_epochs = serializers.IntegerField(required=False, default=2, help_text="1-100")
+
+
 class ReportSerializer(serializers.Serializer):
     epoch = serializers.JSONField(help_text="1, 2, ...")
     metrics = serializers.JSONField(help_text='{"val_accuracy": 0.91, "train_loss": 0.3}')

@@ -31,6 +31,7 @@ urlpatterns = [
     path("searches/<int:search_id>/ask/", views.SearchAsk.as_view(), name="search_ask"),
     path("trials/<int:trial_id>/", views.TrialDetail.as_view(), name="trial_detail"),
     path("trials/<int:trial_id>/metrics/", views.TrialMetrics.as_view(), name="trial_metrics"),
+    path("trials/<int:trial_id>/prune/", views.TrialPrune.as_view(), name="trial_prune"),
     path("trials/<int:trial_id>/export/<str:fmt>/", views.TrialExport.as_view(), name="trial_export"),
     path("searches/<int:search_id>/share-links/", views.ShareLinks.as_view(), name="share_links"),
     path("searches/<int:search_id>/share-links/<int:link_id>/", views.ShareLinkDetail.as_view(),

@@ -337,6 +337,16 @@ def _progress(trial_id: int, accepted: bool, keep_going: bool) -> Response:
                                                 state == Trial.RUNNING, "state": state}).data)
 
 
+class TrialPrune(APIView):
+    @extend_schema(request=s.PruneSerializer, responses={201: s.SearchSerializer},
+                   summary="Start a pruning search of this completed trial's trained model")
+    def post(self, request, trial_id: int):
+        trial = trial_for_user(request.user, trial_id)
+        fields = _valid(s.PruneSerializer, request)
+        search = services.start_pruning_search(trial, request.user, services.PruningRequest(**fields))
+        return Response(s.SearchSerializer(search).data, status=status.HTTP_201_CREATED)
+
+
 class TrialReport(APIView):
     @extend_schema(request=s.ReportSerializer, responses=s.TrialProgressSerializer,
                    summary="Report one epoch's metrics (pruners decide on them; keep_going false: stop)")

@@ -6,6 +6,7 @@
 - search_state.py  the search's state moves
 - trials.py        one trial's life: claim, heartbeats, epochs, pruning, its final state, requeue
 - recovery.py      the sweep: stale trials back to the queue, lost messages sent again, searches advanced
+- pruning.py       pruning searches: which widths of a completed trial's trained model to keep
 - oneshot.py       one-shot searches: the supernet task, its epochs and result
 - sharing.py       read-only share links of a search
 - external.py      ask/tell: trials that the user's own training script claims, reports and ends
@@ -37,6 +38,7 @@ from .projects import (
     dataset_by_choice,
     upload_dataset,
 )
+from .pruning import PruningRequest, start_pruning_search, why_not_prunable
 from .recovery import SweepReport, sweep
 from .search_spec import validate_search
 from .sharing import can_share, create_share_link, revoke_share_link
@@ -54,12 +56,12 @@ from .trials import (
 )
 
 __all__ = [
-    "SweepReport", "abort_search", "advance_search", "ask_trial", "beat_trial", "benchmark_dataset",
+    "PruningRequest", "SweepReport", "abort_search", "advance_search", "ask_trial", "beat_trial", "benchmark_dataset",
     "builtin_dataset", "can_share", "cancel_search", "claim_oneshot", "claim_trial", "complete_trial",
     "create_project", "create_project_with_data", "create_share_link", "create_token", "dataset_by_choice",
     "fail_oneshot", "fail_trial", "finish_oneshot", "heartbeat", "holds_trial", "pause_search", "prune_trial",
     "record_epoch", "record_oneshot_epoch", "recover_active_searches", "recover_stale_trials", "report_epoch",
     "requeue_lost_trial", "resume_search", "retrain_architecture", "revoke_share_link", "revoke_token",
-    "split_oneshot_settings", "start_search", "sweep", "tell_trial", "upload_dataset", "user_for_key",
-    "validate_search",
+    "split_oneshot_settings", "start_pruning_search", "start_search", "sweep", "tell_trial", "upload_dataset",
+    "user_for_key", "validate_search", "why_not_prunable",
 ]

@@ -20,6 +20,7 @@ from ..engine_data import is_benchmark, load_project_data
 from ..engine_setup import build_search_strategy, history_for, prior_history
 from ..models import Project, Search, SearchSpace, Trial
 from ..oneshot.registry import ONESHOT_STRATEGIES
+from ..structured_pruning.search import GATES
 from .search_spec import validate_search
 from .search_state import complete_search, fail_search, mark_running, reopen_search, set_search_state
 from .trials import cancel_trial, create_trial, recover_stale_trials, requeue_orphaned_trials
@@ -34,9 +35,15 @@ def start_search(project: Project, user, **fields) -> Search:
     """Validate everything first (search_spec.validate_search takes the fields), then create the
     space and the search in one transaction; the first advance is sent on commit."""
     spec = validate_search(project, user=user, **fields)
+    return create_search_rows(project, user, spec, spec.space.spec)
+
+
+def create_search_rows(project: Project, user, spec, space_spec: dict) -> Search:
+    """The space and the search of a validated SearchSpec, in one transaction; the first advance is
+    sent on commit. `space_spec` is what the space row stores (a pruning search adds its parent)."""
     with transaction.atomic():
         space_row = SearchSpace.objects.create(project=project, name=f"{spec.name} space", kind=spec.space_kind,
-                                               spec=spec.space.spec)
+                                               spec=space_spec)
         search = Search.objects.create(
             project=project, space=space_row, name=spec.name, strategy=spec.strategy,
             strategy_settings=spec.strategy_settings, objectives=spec.objectives, constraints=spec.constraints,
@@ -86,7 +93,7 @@ def advance_search(search_id: int) -> list[int]:
         recover_stale_trials(search)
         trials = list(search.trials.all())
         open_count = sum(t.state in Trial.OPEN_STATES for t in trials)
-        if search.strategy in ONESHOT_STRATEGIES:
+        if search.strategy in ONESHOT_STRATEGIES or search.strategy == GATES:
             _advance_oneshot(search, open_count)
             return []
         used = sum(t.counts_in_budget for t in trials)  # lost trials do not use up the budget
@@ -105,9 +112,12 @@ def advance_search(search_id: int) -> list[int]:
 
 
 def _advance_oneshot(search: Search, open_count: int) -> None:
-    """A one-shot search is one supernet task, then any retrains the user asks for."""
+    """A one-shot search is one supernet task, then any retrains the user asks for. A learned-gates
+    pruning search is one gates task, then the trial of the widths it read off."""
     if not search.oneshot_result and not search.oneshot_worker:
         dispatch.run_oneshot_later(search.id, search.device)
+    elif search.strategy == GATES and search.oneshot_result and not search.trials.exists():
+        create_trial(search, 1, search.oneshot_result["arch"], search.space.build())
     elif search.oneshot_result and open_count == 0:
         complete_search(search, exhausted=False)
 

@@ -12,7 +12,10 @@ exports as any trial does. Entry points:
                                                  prune, fine-tune, record each candidate
     learn_gates(...)                             the differentiable variant: learned unit gates (DSA-like)
 
-Only chain_mlp is supported for now (its widths and its depth); other spaces get a SpecError.
+Spaces: chain_mlp (widths, depth; transplant.py), macro_cnn (channels per stage, blocks, stages;
+cnn.py) and transformer (MLP widths, layers; heads are kept: transformer.py). Others get a
+SpecError. The learned gates are for chain_mlp only. A stored pruning search's space is a
+PrunedSpace whose spec names its parent trial (space.py: PRUNED_FROM, build_stored_space).
 """
 
 from .gates import learn_gates

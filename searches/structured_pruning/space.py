@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from ..checks import SpecError
 from ..spaces.base import Decision, SearchSpace, SpecField
+from ..spaces.registry import build_space
 
 #: space kind -> how a decision shrinks: "width" (any choice up to the trained one), "depth" (the
 #: same), anything else is kept as trained.
 PRUNABLE_KINDS: dict[str, dict[str, str]] = {
     "chain_mlp": {"depth": "depth", "width_": "width"},
+    "macro_cnn": {"stages": "depth", "blocks_": "depth", "channels_": "width"},
+    "transformer": {"depth": "depth", "mlp_ratio_": "width"},
 }
 
 
@@ -71,3 +74,24 @@ class PrunedSpace(SearchSpace):
 
     def size(self) -> int:
         return sum(1 for _ in self.enumerate())
+
+
+#: The key a stored space spec carries when its search prunes a trained model:
+#: {"trial": the parent trial's id, "arch": its trained architecture}. The rest of the spec is the
+#: parent space's own, so the stored kind stays the parent's (diagrams, costs and exports are its).
+PRUNED_FROM = "pruned_from"
+
+
+def parent_spec(spec: dict) -> dict:
+    return {k: v for k, v in spec.items() if k != PRUNED_FROM}
+
+
+def build_stored_space(kind: str, spec: dict) -> SearchSpace:
+    """The space a stored (kind, spec) describes: a PrunedSpace when the spec says what it prunes."""
+    parent = build_space(kind, parent_spec(spec))
+    if PRUNED_FROM not in spec:
+        return parent
+    source = spec[PRUNED_FROM]
+    if not isinstance(source, dict) or not isinstance(source.get("arch"), dict):
+        raise SpecError(PRUNED_FROM, "must be {\"trial\": id, \"arch\": the trained architecture}")
+    return PrunedSpace(parent, source["arch"])

@@ -17,7 +17,9 @@ import torch
 from torch import nn
 
 from ..checks import SpecError
+from .cnn import prune_macro_cnn
 from .space import PrunedSpace
+from .transformer import prune_transformer
 
 
 def hidden_layers(model: nn.Module) -> tuple[list[nn.Linear], list[nn.Module | None], nn.Linear]:
@@ -46,10 +48,19 @@ def keep_indices(score: torch.Tensor, count: int) -> torch.Tensor:
 
 
 def prune_model(model: nn.Module, space, arch: dict, pruned_arch: dict, input_shape: tuple, num_classes: int,
-                scores: list[torch.Tensor] | None = None) -> nn.Module:
+                scores: list[torch.Tensor] | None = None, task: str = "classification",
+                vocab_size: int = 0) -> nn.Module:
     """A model of `pruned_arch` holding `model`'s weights for the units it keeps (model is not changed)."""
     PrunedSpace(space, arch).validate_arch(pruned_arch)
-    pruned = space.to_torch(pruned_arch, input_shape, num_classes)
+    pruned = space.to_torch(pruned_arch, input_shape, num_classes, task=task, vocab_size=vocab_size)
+    if space.kind == "macro_cnn":
+        if scores is not None:
+            raise SpecError("strategy", "learned gates are available for chain_mlp models only")
+        return prune_macro_cnn(model, arch, pruned, pruned_arch)
+    if space.kind == "transformer":
+        if scores is not None:
+            raise SpecError("strategy", "learned gates are available for chain_mlp models only")
+        return prune_transformer(model, pruned, pruned_arch)
     source, source_norms, source_head = hidden_layers(model)
     target, target_norms, target_head = hidden_layers(pruned)
     if len(source) != arch["depth"] or source[0].in_features != target[0].in_features:

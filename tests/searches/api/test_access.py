@@ -40,6 +40,7 @@ def project_scoped():
         ("get", "/api/trials/{trial}/", None, 200),
         ("get", "/api/trials/{trial}/metrics/", None, 200),
         ("get", "/api/trials/{trial}/export/spec/", None, 200),
+        ("post", "/api/trials/{trial}/prune/", {"budget_kind": "params", "budget_value": 100}, 400),  # running
         ("post", "/api/trials/{trial}/report/", {"epoch": 2, "metrics": {"val_accuracy": 0.6}}, 200),
         ("post", "/api/trials/{trial}/heartbeat/", None, 200),
         ("post", "/api/trials/{trial}/tell/", {"metrics": {"val_accuracy": 0.7, "params": 10}}, 200),
