@@ -8,8 +8,9 @@ processes over Redis, which answer the lookups in batches (searches/services/loo
 --worker-path also the run_trial task per trial, NASWEB_LOOKUPS_IN_ADVANCE=0), PostgreSQL rows,
 the numbered events and their pushes, the cost bookkeeping. Timed from start_search to the
 search's `done`. Optuna: a study with PostgreSQL storage (RDBStorage) and its RandomSampler, the
-same number of trials, each a lookup of the same table (six categorical edges, five ops). Prints trials/s of each, the ratio, and our rate with 1, 2
-and 4 worker processes, with the machine load before and after.
+same number of trials, each a lookup of the same table (six categorical edges, five ops). Prints
+trials/s of each, the ratio, and our rate with 1, 2 and 4 worker processes, with the machine load
+before and after.
 
 Needs PostgreSQL and Redis (DATABASE_URL's server, REDIS_URL) and optuna (bench/requirements.txt).
 """
