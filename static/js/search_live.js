@@ -276,17 +276,23 @@
     if (!document.getElementById("best-chart")) return Promise.resolve();
     return getJSON(base + "charts.json").then(function (figs) {
       if (!window.Plotly) return;
+      // One chart a task: each draw of thousands of WebGL points is a long task of its own, so the
+      // page answers input between them.
       Plotly.react("best-chart", figs.best.data, figs.best.layout, plotConfig);
-      Plotly.react("pareto-chart", figs.pareto.data, figs.pareto.layout, plotConfig);
-      bestChart = {x: figs.best.data[1].x.slice(), y: figs.best.data[1].y.slice()};
-      paretoChart = {points: figs.pareto.data[1].x.map((x, i) => [x, figs.pareto.data[1].y[i], figs.pareto.data[1].text[i]])};
-      chartsDrawn = true;
+      return nextTask().then(function () {
+        Plotly.react("pareto-chart", figs.pareto.data, figs.pareto.layout, plotConfig);
+        bestChart = {x: figs.best.data[1].x.slice(), y: figs.best.data[1].y.slice()};
+        paretoChart = {points: figs.pareto.data[1].x.map((x, i) => [x, figs.pareto.data[1].y[i], figs.pareto.data[1].text[i]])};
+        chartsDrawn = true;
+      });
     }).catch(() => {});
   }
 
   // Points wait for the next animation frame and are drawn together: a frame of a batch of lookup
   // trials (hundreds of events) is one extendTraces and one restyle per chart, not a redraw per point.
   let pendingPoints = [], pointsScheduled = false;
+  const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
   function addChartPoint(t, v) {
     if (!chartsDrawn || !window.Plotly) return;
     pendingPoints.push([t, v]);
