@@ -281,27 +281,34 @@
       Plotly.react("best-chart", figs.best.data, figs.best.layout, plotConfig);
       return nextTask().then(function () {
         Plotly.react("pareto-chart", figs.pareto.data, figs.pareto.layout, plotConfig);
+        drawnNumbers = new Set(figs.best.data[0].x);
         bestChart = {x: figs.best.data[1].x.slice(), y: figs.best.data[1].y.slice()};
         paretoChart = {points: figs.pareto.data[1].x.map((x, i) => [x, figs.pareto.data[1].y[i], figs.pareto.data[1].text[i]])};
         chartsDrawn = true;
+        drawPendingPoints();  // the trials that finished while the charts were fetched
       });
     }).catch(() => {});
   }
 
   // Points wait for the next animation frame and are drawn together: a frame of a batch of lookup
   // trials (hundreds of events) is one extendTraces and one restyle per chart, not a redraw per point.
-  let pendingPoints = [], pointsScheduled = false;
+  // A point is drawn once: charts.json may already hold a trial whose event comes after it was built
+  // (drawnNumbers: the trial numbers the charts hold).
+  let pendingPoints = [], pointsScheduled = false, drawnNumbers = new Set();
   const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
   function addChartPoint(t, v) {
-    if (!chartsDrawn || !window.Plotly) return;
+    if (!window.Plotly || !document.getElementById("best-chart")) return;
     pendingPoints.push([t, v]);
-    if (!pointsScheduled) { pointsScheduled = true; requestAnimationFrame(drawPendingPoints); }
+    if (chartsDrawn && !pointsScheduled) { pointsScheduled = true; requestAnimationFrame(drawPendingPoints); }
   }
 
   function drawPendingPoints() {
-    const points = pendingPoints;
-    pendingPoints = []; pointsScheduled = false;
+    pointsScheduled = false;
+    if (!chartsDrawn) return;
+    const points = pendingPoints.filter(([t]) => !drawnNumbers.has(t.number));
+    pendingPoints = [];
+    points.forEach(([t]) => drawnNumbers.add(t.number));
     if (!points.length) return;
     Plotly.extendTraces("best-chart", {x: [points.map((p) => p[0].number)], y: [points.map((p) => p[1])]}, [0]);
     points.forEach(([t, v]) => stepBestLine(t.number, v));
