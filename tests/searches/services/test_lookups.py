@@ -98,9 +98,11 @@ def test_the_strategy_sees_every_earlier_batch(owner, sent, monkeypatch):
     assert seen == [0, 4, 8]
 
 
-def test_a_lookup_search_with_a_pruner_or_the_setting_off_uses_the_workers(owner, sent, settings):
-    settings.NASWEB_LOOKUPS_IN_ADVANCE = False
-    search = lookup_search(owner, max_trials=8)
+@pytest.mark.parametrize("setting, pruner", [(False, ""), (True, "median")])
+def test_a_lookup_search_with_a_pruner_or_the_setting_off_uses_the_workers(owner, sent, settings, setting, pruner):
+    settings.NASWEB_LOOKUPS_IN_ADVANCE = setting
+    search = lookup_search(owner, max_trials=8, pruner=pruner)
+    assert search.pruner == pruner
     sent.clear()
     services.advance_search(search.id)
     assert [name for name, _, _ in sent].count(dispatch.RUN_TRIAL) == 4
