@@ -1,14 +1,16 @@
 """Lookup trials through the whole path, against Optuna on PostgreSQL, in one run.
 
-    python bench/throughput.py [--trials 300] [--workers 1,2,4] [--database h13bench]
+    python bench/throughput.py [--trials 300] [--workers 1,2,4] [--worker-path] [--database h13bench]
 
 Ours: a NAS-Bench-201 benchmark project (trials answered by table lookup) searched by the random
-strategy, through everything a real search goes through: the advance task, the run_trial task on
-Celery worker processes over Redis, PostgreSQL rows, the numbered events and their pushes, the cost
-bookkeeping. Timed from start_search to the search's `done`. Optuna: a study with PostgreSQL
-storage (RDBStorage) and its RandomSampler, the same number of trials, each a lookup of the same
-table (six categorical edges, five ops). Prints trials/s of each, the ratio, and our rate with 1, 2
-and 4 worker processes, with the machine load before and after.
+strategy, through everything a real search goes through: the advance tasks on Celery worker
+processes over Redis, which answer the lookups in batches (searches/services/lookups.py; with
+--worker-path also the run_trial task per trial, NASWEB_LOOKUPS_IN_ADVANCE=0), PostgreSQL rows,
+the numbered events and their pushes, the cost bookkeeping. Timed from start_search to the
+search's `done`. Optuna: a study with PostgreSQL storage (RDBStorage) and its RandomSampler, the
+same number of trials, each a lookup of the same table (six categorical edges, five ops). Prints
+trials/s of each, the ratio, and our rate with 1, 2 and 4 worker processes, with the machine load
+before and after.
 
 Needs PostgreSQL and Redis (DATABASE_URL's server, REDIS_URL) and optuna (bench/requirements.txt).
 """
@@ -60,7 +62,7 @@ def _create_database(base: str, name: str) -> None:
     conn.close()
 
 
-def ours(trials: int, workers: int, env: dict, logs: Path) -> float:
+def ours(trials: int, workers: int, env: dict, logs: Path, in_advance: bool = True) -> float:
     from django.contrib.auth import get_user_model
     from django.test.utils import override_settings
 
@@ -71,12 +73,13 @@ def ours(trials: int, workers: int, env: dict, logs: Path) -> float:
     prefix = f"bench{uuid.uuid4().hex[:6]}-"
     user, _ = get_user_model().objects.get_or_create(username="bench")
     project = services.create_project(user, f"NB201 bench {prefix}", services.benchmark_dataset("nb201_cifar10"))
-    worker_env = child_env(**env, NASWEB_QUEUE_PREFIX=prefix, NASWEB_CHANNEL_PREFIX=prefix)
+    worker_env = child_env(**env, NASWEB_QUEUE_PREFIX=prefix, NASWEB_CHANNEL_PREFIX=prefix,
+                           NASWEB_LOOKUPS_IN_ADVANCE="1" if in_advance else "0")
     with ExitStack() as stack:
         for i in range(workers):
             stack.enter_context(celery_worker(worker_env, [f"{prefix}default", f"{prefix}cpu"],
                                               logs / f"worker-{prefix}{i}.log"))
-        with override_settings(NASWEB_QUEUE_PREFIX=prefix):
+        with override_settings(NASWEB_QUEUE_PREFIX=prefix, NASWEB_LOOKUPS_IN_ADVANCE=in_advance):
             started = time.perf_counter()
             search = services.start_search(project, user, name=f"throughput {workers}", space_kind="nb201",
                                            space_spec=None, strategy="random", max_trials=trials,
@@ -120,6 +123,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=300)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--database", default="nasweb_bench")
+    parser.add_argument("--worker-path", action="store_true",
+                        help="also each trial through run_trial on the workers (NASWEB_LOOKUPS_IN_ADVANCE=0), "
+                             "with the first worker count")
     args = parser.parse_args()
     env = setup_django(args.database)
     logs = Path(os.environ.get("TMPDIR", "/tmp")) / "nasweb-bench"
@@ -130,6 +136,10 @@ def main() -> None:
     for workers in counts:
         rates[workers] = ours(args.trials, workers, env, logs)
         print(f"nasweb, {workers} worker process(es): {rates[workers]:8.1f} trials/s   ({load()})")
+    if args.worker_path:
+        slow = ours(args.trials, counts[0], env, logs, in_advance=False)
+        print(f"nasweb, {counts[0]} worker process(es), each lookup sent to the workers: {slow:8.1f} trials/s   "
+              f"({load()})")
     theirs = optuna_rate(args.trials, args.database + "_optuna")
     print(f"optuna RandomSampler + PostgreSQL RDBStorage:  {theirs:8.1f} trials/s   ({load()})")
     first = counts[0]

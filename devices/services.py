@@ -23,6 +23,7 @@ comparison page refetch. Errors a user can cause are raised as ValidationError k
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import json
@@ -390,6 +391,48 @@ def schedule_trial_costs(trial: Trial) -> bool:
     if trial.state != Trial.COMPLETE or not trial_matters(trial):
         return False
     dispatch.costs_for_trial_later(trial.id)
+    return True
+
+
+def schedule_answered_costs(search: Search, earlier: list[Trial], answered: list[Trial]) -> list[int]:
+    """schedule_trial_costs for trials answered together (table lookups in the advance step), decided
+    on the values in hand, without a query: trial_matters's rule against the search's complete trials,
+    the batch included. Returns the ids sent."""
+    top_k = settings.NASWEB_MEASURE_TOP_K
+    objectives = search.objectives or [search.primary_objective]
+    complete = [t for t in earlier if t.state == Trial.COMPLETE] + answered
+    first = objectives[0]
+    sign = 1 if first["direction"] == "max" else -1
+    firsts = sorted(sign * v for t in complete if (v := _number(t, first["metric"])) is not None)
+    sent = []
+    for trial in answered:
+        value = _number(trial, first["metric"])
+        if value is None:
+            continue
+        better = len(firsts) - bisect.bisect_right(firsts, sign * value)
+        if (top_k and better < top_k) or (len(objectives) > 1 and _on_front(trial, complete, objectives)):
+            dispatch.costs_for_trial_later(trial.id)
+            sent.append(trial.id)
+    return sent
+
+
+def _number(trial: Trial, metric: str) -> float | None:
+    value = (trial.metrics or {}).get(metric)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _on_front(trial: Trial, complete: list[Trial], objectives: list[dict]) -> bool:
+    """Not beaten on both of the first two objectives by another complete trial."""
+    (m1, d1), (m2, d2) = [(o["metric"], 1 if o["direction"] == "max" else -1) for o in objectives[:2]]
+    a, b = _number(trial, m1), _number(trial, m2)
+    if a is None or b is None:
+        return False
+    for other in complete:
+        x, y = _number(other, m1), _number(other, m2)
+        if other is trial or x is None or y is None:
+            continue
+        if (d1 * x >= d1 * a and d2 * y > d2 * b) or (d1 * x > d1 * a and d2 * y >= d2 * b):
+            return False
     return True
 
 

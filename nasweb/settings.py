@@ -217,6 +217,9 @@ NASWEB_MEASUREMENT_STALE_SECONDS = envint("NASWEB_MEASUREMENT_STALE_SECONDS", 90
 # Costs on hardware targets are measured for a search's top k trials by its first objective (and its
 # Pareto front); any other trial on request from the device page.
 NASWEB_MEASURE_TOP_K = envint("NASWEB_MEASURE_TOP_K", 5, minimum=0)
+# Benchmark-table (lookup) trials are answered in batches inside the advance step rather than sent one
+# by one to the workers (searches/services/lookups.py); off sends them to the workers like any trial.
+NASWEB_LOOKUPS_IN_ADVANCE = envbool("NASWEB_LOOKUPS_IN_ADVANCE", True)
 # Torch CPU threads per training process (0 = torch's default).
 NASWEB_TORCH_THREADS = envint("NASWEB_TORCH_THREADS", 0, minimum=0)
 #: Trained weights kept per search for export: the best k completed trials by the primary objective

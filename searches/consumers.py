@@ -67,6 +67,14 @@ class SearchConsumer(AsyncJsonWebsocketConsumer):
 
     async def search_event(self, message):
         self.pending.append(message["event"])
+        self._schedule_flush()
+
+    async def search_events(self, message):
+        """Several events sent as one group message (events.send_many_now)."""
+        self.pending.extend(message["events"])
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
         if self.flusher is None:
             wait = self.last_frame + self.interval - time.monotonic()
             self.flusher = asyncio.ensure_future(self._flush_after(max(wait, 0.0)))

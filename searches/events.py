@@ -78,12 +78,39 @@ def send_now(search_id: int, message: dict) -> int | None:
     return event["seq"]
 
 
+def send_many_now(search_id: int, messages: list[dict]) -> list[int]:
+    """send_now for several events of one search: numbered in one round trip and sent to the group
+    as one message, which the consumer unpacks (a batch of lookup trials is one push, not one each)."""
+    events = [client_event(message) for message in messages]
+    try:
+        numbers = event_log().append_many(search_id, events)
+    except Exception:
+        log.exception("could not number %s events for search %s", len(events), search_id)
+        return []
+    for event, (seq, incarnation) in zip(events, numbers, strict=True):
+        event["seq"], event["log"] = seq, incarnation
+    layer = get_channel_layer()
+    if layer is not None and events:
+        try:
+            async_to_sync(layer.group_send)(group_name(search_id), {"type": "search.events", "events": events})
+        except Exception:
+            log.exception("could not push %s events for search %s", len(events), search_id)
+    return [event["seq"] for event in events]
+
+
 def send_on_commit(search_id: int, message: dict) -> None:
     transaction.on_commit(lambda: send_now(search_id, message))
 
 
 def trial_changed(trial) -> None:
     send_on_commit(trial.search_id, {"type": "trial.update", "trial": trial_payload(trial)})
+
+
+def trials_answered(search_id: int, trials: list) -> None:
+    """Trials created and finished in one step (table lookups): one batched push on commit."""
+    messages = [{"type": "trial.update", "trial": trial_payload(trial)} for trial in trials]
+    if messages:
+        transaction.on_commit(lambda: send_many_now(search_id, messages))
 
 
 def epoch_recorded(trial, epoch: int, metrics: dict) -> None:

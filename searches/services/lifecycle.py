@@ -21,6 +21,7 @@ from ..engine_setup import build_search_strategy, history_for, prior_history
 from ..models import Project, Search, SearchSpace, Trial
 from ..oneshot.registry import ONESHOT_STRATEGIES
 from ..structured_pruning.search import GATES
+from .lookups import answer_lookups, answers_in_advance
 from .search_spec import validate_search
 from .search_state import complete_search, fail_search, mark_running, reopen_search, set_search_state
 from .trials import cancel_trial, create_trial, recover_stale_trials, requeue_orphaned_trials
@@ -99,7 +100,13 @@ def advance_search(search_id: int) -> list[int]:
         used = sum(t.counts_in_budget for t in trials)  # lost trials do not use up the budget
         wanted = min(search.parallelism - open_count, _trials_left(search, used))
         try:
-            created = _create_trials(search, trials, wanted) if wanted > 0 else []
+            if wanted > 0 and answers_in_advance(search):
+                created, more = _answer_lookups(search, trials, open_count, used)
+                if not more and open_count == 0:  # spent, or the strategy has nothing new
+                    complete_search(search, exhausted=_trials_left(search, used + len(created)) > 0)
+                return [t.id for t in created]
+            else:
+                created = _create_trials(search, trials, wanted) if wanted > 0 else []
         except INTERRUPTIONS:
             raise
         except Exception as exc:  # a broken strategy fails the search, with the reason shown
@@ -139,6 +146,23 @@ def _create_trials(search: Search, trials: list[Trial], wanted: int) -> list[Tri
     proposals = _choose_candidates(search, space, proposals, wanted, history, estimation)
     next_number = (max((t.number for t in trials), default=0)) + 1
     return [create_trial(search, next_number + offset, arch, space) for offset, arch in enumerate(proposals[:wanted])]
+
+
+def _answer_lookups(search: Search, trials: list[Trial], open_count: int, used: int) -> tuple[list[Trial], bool]:
+    """Table lookups: the advance answers round after round itself (services/lookups.py)."""
+    space = search.space.build()
+    strategy = build_search_strategy(search, space)
+    history = prior_history(search, space) + history_for(search, trials, curves=False)
+    estimation = {**candidates.DEFAULTS, **search.estimation}
+
+    def propose(history, wanted):
+        proposals = strategy.ask(history, candidates.pool_size(estimation, wanted))
+        return _choose_candidates(search, space, proposals, wanted, history, estimation)[:wanted]
+
+    def wanted_now(answered):
+        return min(search.parallelism - open_count, _trials_left(search, used + answered))
+
+    return answer_lookups(search, trials, history, space, propose, wanted_now)
 
 
 def _choose_candidates(search: Search, space, proposals, wanted, history, estimation) -> list[dict]:

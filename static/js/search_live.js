@@ -278,41 +278,74 @@
     if (!document.getElementById("best-chart")) return Promise.resolve();
     return getJSON(base + "charts.json").then(function (figs) {
       if (!window.Plotly) return;
+      // One chart a task: each draw of thousands of WebGL points is a long task of its own, so the
+      // page answers input between them.
       Plotly.react("best-chart", figs.best.data, figs.best.layout, plotConfig);
-      Plotly.react("pareto-chart", figs.pareto.data, figs.pareto.layout, plotConfig);
-      bestChart = {x: figs.best.data[1].x.slice(), y: figs.best.data[1].y.slice()};
-      paretoChart = {points: figs.pareto.data[1].x.map((x, i) => [x, figs.pareto.data[1].y[i], figs.pareto.data[1].text[i]])};
-      chartsDrawn = true;
+      return nextTask().then(function () {
+        Plotly.react("pareto-chart", figs.pareto.data, figs.pareto.layout, plotConfig);
+        drawnNumbers = new Set(figs.best.data[0].x);
+        bestChart = {x: figs.best.data[1].x.slice(), y: figs.best.data[1].y.slice()};
+        paretoChart = {points: figs.pareto.data[1].x.map((x, i) => [x, figs.pareto.data[1].y[i], figs.pareto.data[1].text[i]])};
+        chartsDrawn = true;
+        drawPendingPoints();  // the trials that finished while the charts were fetched
+      });
     }).catch(() => {});
   }
 
+  // Points wait for the next animation frame and are drawn together: a frame of a batch of lookup
+  // trials (hundreds of events) is one extendTraces and one restyle per chart, not a redraw per point.
+  // A point is drawn once: charts.json may already hold a trial whose event comes after it was built
+  // (drawnNumbers: the trial numbers the charts hold).
+  let pendingPoints = [], pointsScheduled = false, drawnNumbers = new Set();
+  const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
   function addChartPoint(t, v) {
-    if (!chartsDrawn || !window.Plotly) return;
-    Plotly.extendTraces("best-chart", {x: [[t.number]], y: [[v]]}, [0]);
+    if (!window.Plotly || !document.getElementById("best-chart")) return;
+    pendingPoints.push([t, v]);
+    if (chartsDrawn && !pointsScheduled) { pointsScheduled = true; requestAnimationFrame(drawPendingPoints); }
+  }
+
+  function drawPendingPoints() {
+    pointsScheduled = false;
+    if (!chartsDrawn) return;
+    const points = pendingPoints.filter(([t]) => !drawnNumbers.has(t.number));
+    pendingPoints = [];
+    points.forEach(([t]) => drawnNumbers.add(t.number));
+    if (!points.length) return;
+    Plotly.extendTraces("best-chart", {x: [points.map((p) => p[0].number)], y: [points.map((p) => p[1])]}, [0]);
+    points.forEach(([t, v]) => stepBestLine(t.number, v));
+    Plotly.restyle("best-chart", {x: [bestChart.x.slice()], y: [bestChart.y.slice()]}, [1]);
+    const costed = points.map(([t, v]) => [value(t, second.metric), v, "trial " + t.number]).filter((p) => p[0] !== null);
+    if (!costed.length) return;
+    Plotly.extendTraces("pareto-chart", {x: [costed.map((p) => p[0])], y: [costed.map((p) => p[1])],
+                                         text: [costed.map((p) => p[2])]}, [0]);
+    if (!costed.map(addToFront).some(Boolean)) return;
+    const pts = paretoChart.points;
+    Plotly.restyle("pareto-chart", {x: [pts.map((p) => p[0])], y: [pts.map((p) => p[1])], text: [pts.map((p) => p[2])]}, [1]);
+  }
+
+  function stepBestLine(number, v) {  // the best-so-far line as its improvement points
     const xs = bestChart.x, ys = bestChart.y;
     const last = ys.length ? ys[ys.length - 1] : null;
     if (last === null || better(v, last, objective.direction)) {
       if (xs.length && xs.length > 1 && ys[ys.length - 1] === ys[ys.length - 2]) { xs.pop(); ys.pop(); }
-      xs.push(t.number); ys.push(v);
-    } else if (t.number > xs[xs.length - 1]) {
-      if (xs.length > 1 && ys[ys.length - 1] === ys[ys.length - 2]) xs[xs.length - 1] = t.number;
-      else { xs.push(t.number); ys.push(last); }
+      xs.push(number); ys.push(v);
+    } else if (number > xs[xs.length - 1]) {
+      if (xs.length > 1 && ys[ys.length - 1] === ys[ys.length - 2]) xs[xs.length - 1] = number;
+      else { xs.push(number); ys.push(last); }
     }
-    Plotly.restyle("best-chart", {x: [xs.slice()], y: [ys.slice()]}, [1]);
-    const c = value(t, second.metric);
-    if (c === null) return;
-    Plotly.extendTraces("pareto-chart", {x: [[c]], y: [[v]], text: [["trial " + t.number]]}, [0]);
+  }
+
+  function addToFront(candidate) {  // true when the candidate joins the Pareto front
     const beats = (p, q) => {  // p dominates q: as good on both, better on one
       const bx = p[0] === q[0] || better(p[0], q[0], second.direction);
       const by = p[1] === q[1] || better(p[1], q[1], objective.direction);
       return bx && by && (p[0] !== q[0] || p[1] !== q[1]);
     };
-    const candidate = [c, v, "trial " + t.number];
-    if (paretoChart.points.some((p) => beats(p, candidate))) return;
+    if (paretoChart.points.some((p) => beats(p, candidate))) return false;
     paretoChart.points = paretoChart.points.filter((p) => !beats(candidate, p)).concat([candidate])
       .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    const pts = paretoChart.points;
-    Plotly.restyle("pareto-chart", {x: [pts.map((p) => p[0])], y: [pts.map((p) => p[1])], text: [pts.map((p) => p[2])]}, [1]);
+    return true;
   }
 
   // --- one-shot searches: the supernet card is small and refetched when an epoch lands -----------------

@@ -217,3 +217,29 @@ def test_recorded_measurements_replace_a_trials_earlier_ones(mlp_trial):
         services.record_measurement(target, {"latency_ms": 1.0})
     services.record_measurement(target, {"latency_ms": 1.0}, arch={"edge_1<-0": "none"}, space_kind="nb201")
     assert Measurement.objects.filter(trial=None).count() == 1
+
+
+def test_answered_trials_that_matter_are_decided_on_the_values_in_hand(monkeypatch, settings):
+    """schedule_answered_costs: trial_matters's rule (top k by the first objective, or the Pareto front
+    of the first two) for a batch of lookups, with no query."""
+    from devices.services import schedule_answered_costs
+    from searches.models import Search, Trial
+
+    settings.NASWEB_MEASURE_TOP_K = 2
+    sent = []
+    monkeypatch.setattr("searches.dispatch.costs_for_trial_later", sent.append)
+    search = Search(objectives=[{"metric": "val_accuracy", "direction": "max"},
+                                {"metric": "params", "direction": "min"}])
+
+    def trial(id_, acc, params, state=Trial.COMPLETE):
+        return Trial(id=id_, state=state, metrics={"val_accuracy": acc, "params": params})
+
+    earlier = [trial(1, 0.90, 500), trial(2, 0.80, 100), trial(3, 0.99, 900, state=Trial.FAILED)]
+    answered = [trial(10, 0.95, 800),  # the best: top 2
+                trial(11, 0.85, 400),  # third by accuracy, but no trial is better and smaller: the front
+                trial(12, 0.70, 600),  # beaten on both by 1 and 11
+                trial(13, 0.60, 50)]   # the smallest: the front
+    assert schedule_answered_costs(search, earlier, answered) == [10, 11, 13] == sent
+    search.objectives = search.objectives[:1]
+    sent.clear()
+    assert schedule_answered_costs(search, earlier, answered) == [10]  # 0.95 and 0.90 are the top 2

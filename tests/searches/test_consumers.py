@@ -11,7 +11,7 @@ from django.test import Client
 from nasweb.asgi import application
 from searches import services
 from searches.consumers import coalesce
-from searches.events import send_now
+from searches.events import send_many_now, send_now
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -139,4 +139,17 @@ async def test_an_idle_socket_stays_open_for_a_minute_on_the_redis_layer(start_s
     await database_sync_to_async(services.pause_search)(search)
     message = await communicator.receive_json_from(timeout=10)
     assert message["type"] == "batch" and message["events"][-1]["search"]["state"] == "paused"
+    await communicator.disconnect()
+
+
+async def test_a_batched_push_arrives_as_its_numbered_events(start_search, owner):
+    """events.send_many_now: several events numbered in one round trip, one group message, one frame."""
+    search = await new_search(start_search)
+    communicator, connected, _ = await connect(search.id, await headers_for(owner))
+    assert connected
+    trials = [{"type": "trial.update", "trial": {"id": 900 + i, "state": "complete"}} for i in range(5)]
+    numbers = await database_sync_to_async(send_many_now)(search.id, trials)
+    frame = await communicator.receive_json_from(timeout=10)
+    assert frame["seqs"] == numbers and numbers == list(range(numbers[0], numbers[0] + 5))
+    assert [e["trial"]["id"] for e in frame["events"]] == [900, 901, 902, 903, 904]
     await communicator.disconnect()

@@ -26,7 +26,8 @@ def tasks(monkeypatch, settings):
 
 
 @pytest.fixture
-def lookup_search(owner):
+def lookup_search(owner, settings):
+    settings.NASWEB_LOOKUPS_IN_ADVANCE = False  # one trial through the workers; the batched path: test_lookups.py
     project = services.create_project(owner, "NB201", services.benchmark_dataset("nb201_cifar10"))
     return services.start_search(project, owner, name="lookups", space_kind="nb201", space_spec=None,
                                  strategy="random", max_trials=40, parallelism=1, seed=4)
