@@ -44,6 +44,7 @@
     setSearch(state.search);
     drawCounts(); drawBest(); drawBoard();
     drawOneShot(state.oneshot);
+    window.nasSearchStatus(state.status);
   }
 
   function reloadSummary() {
@@ -245,6 +246,7 @@
   }
 
   function onFrame(frame) {
+    if (frame.type === "status") { window.nasSearchStatus(frame.status); return; }  // unnumbered, replaces the last
     if (frame.type !== "batch") return;
     if (log && frame.log && frame.log !== log) { reloadSummary(); return; }  // the stream restarted
     log = log || frame.log;
@@ -259,6 +261,7 @@
     return getJSON(base + "events.json?after=" + seq + "&log=" + encodeURIComponent(log || ""))
       .then(function (answer) {
         if (answer.reset) return reloadSummary();
+        window.nasSearchStatus(answer.status);
         log = answer.log || log;
         answer.events.forEach(function (e) {
           if (e.seq > seq && !seen.has(e.seq)) { apply(e); seen.add(e.seq); }
