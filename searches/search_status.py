@@ -92,7 +92,8 @@ def progress_words(state: str, done: int, max_trials: int | None, max_seconds: i
     parts = []
     noun = "trial" if done == 1 else "trials"
     if max_trials:
-        parts.append(f"{done} of {max_trials} trials finished ({100 * min(done / max_trials, 1):.0f}%)")
+        budget = "trial" if max_trials == 1 else "trials"
+        parts.append(f"{done} of {max_trials} {budget} finished ({100 * min(done / max_trials, 1):.0f}%)")
     else:
         parts.append(f"{done} {noun} finished")
     if max_seconds:

@@ -1,6 +1,7 @@
 """The search page's status: progress against the budget that bounds it, the ETA from the observed
 rate, and why queued trials wait (the embedded worker's fair queue, or Celery approximated)."""
 
+import random
 from datetime import timedelta
 
 import pytest
@@ -88,7 +89,6 @@ def test_places_follow_the_fair_queues_round_robin():
 
 def make_trials(search, states, start=1, **fields):
     space = search.space.build()
-    import random
     trials = []
     for offset, state in enumerate(states):
         number = start + offset
