@@ -24,6 +24,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Search, Trial
+from .oneshot.registry import ONESHOT_STRATEGIES
 
 #: Trials that used up the trial budget once finished (a cancelled one or one lost with its worker did not).
 FINISHED = (Trial.COMPLETE, Trial.PRUNED, Trial.FAILED)
@@ -130,7 +131,7 @@ def eta_words(state: str, rate: float | None, eta: float | None, done: int, boun
 def progress(search: Search, now: datetime | None = None) -> dict | None:
     """The search's progress against its budget; None for a one-shot search (its supernet card
     shows its epochs) or one without a budget."""
-    if search.oneshot_result or search.oneshot_worker or not (search.max_trials or search.max_seconds):
+    if search.strategy in ONESHOT_STRATEGIES or not (search.max_trials or search.max_seconds):
         return None
     now = now or timezone.now()
     finished = (Trial.objects.filter(search=search, state__in=FINISHED, lost=False)
