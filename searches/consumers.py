@@ -6,6 +6,11 @@ ones that follow within the interval wait for the next frame. A frame carries th
 last one: the newest state of each trial (a trial that changed three times in the interval is sent
 once), the newest epoch per trial, the search's newest state, and the numbers of every event it
 covers, so the page can tell a gap from an event folded into a newer one.
+
+Beside the frames it sends the search's status (progress, ETA, why trials wait; searches/search_status.py)
+as a "status" message: at most once a second after a trial or search event, and every
+STATUS_REFRESH_SECONDS while the search is active, so a time budget's bar and the ETA move between
+events too. Status messages are not numbered: each one replaces the last.
 """
 
 from __future__ import annotations
@@ -16,11 +21,18 @@ import time
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from . import embedded, search_status
 from .access import user_can_view_search
 from .events import group_name
 
 FORBIDDEN = 4403
 FRAMES_PER_SECOND = 10
+STATUS_PER_SECOND = 1
+STATUS_REFRESH_SECONDS = 5.0
+
+
+def current_status(search_id: int) -> dict | None:
+    return search_status.status_of(search_id, embedded.trial_lines())
 
 
 def coalesce(events: list[dict]) -> list[dict]:
@@ -52,13 +64,18 @@ class SearchConsumer(AsyncJsonWebsocketConsumer):
         self.pending: list[dict] = []
         self.flusher: asyncio.Task | None = None
         self.last_frame = 0.0
+        self.status_timer: asyncio.Task | None = None
+        self.status_due = 0.0
+        self.last_status = 0.0
         self.group = group_name(self.search_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        self._status_in(STATUS_REFRESH_SECONDS)  # the page read the status with its catch-up on open
 
     async def disconnect(self, code):
-        if getattr(self, "flusher", None) is not None:
-            self.flusher.cancel()
+        for task in (getattr(self, "flusher", None), getattr(self, "status_timer", None)):
+            if task is not None:
+                task.cancel()
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -67,14 +84,16 @@ class SearchConsumer(AsyncJsonWebsocketConsumer):
 
     async def search_event(self, message):
         self.pending.append(message["event"])
-        self._schedule_flush()
+        self._schedule_flush([message["event"]])
 
     async def search_events(self, message):
         """Several events sent as one group message (events.send_many_now)."""
         self.pending.extend(message["events"])
-        self._schedule_flush()
+        self._schedule_flush(message["events"])
 
-    def _schedule_flush(self) -> None:
+    def _schedule_flush(self, events: list[dict]) -> None:
+        if any(event["type"] in ("trial", "search") for event in events):
+            self._status_in(self.last_status + 1.0 / STATUS_PER_SECOND - time.monotonic())
         if self.flusher is None:
             wait = self.last_frame + self.interval - time.monotonic()
             self.flusher = asyncio.ensure_future(self._flush_after(max(wait, 0.0)))
@@ -88,3 +107,24 @@ class SearchConsumer(AsyncJsonWebsocketConsumer):
             "type": "batch", "log": events[-1].get("log", ""),
             "seqs": sorted(e["seq"] for e in events), "events": coalesce(events),
         })
+
+    def _status_in(self, seconds: float) -> None:
+        """Send the status in `seconds` (at once if <= 0), unless one is already due sooner."""
+        due = time.monotonic() + max(seconds, 0.0)
+        if self.status_timer is not None:
+            if self.status_due <= due:
+                return
+            self.status_timer.cancel()
+        self.status_due = due
+        self.status_timer = asyncio.ensure_future(self._send_status(due))
+
+    async def _send_status(self, due: float) -> None:
+        await asyncio.sleep(max(due - time.monotonic(), 0.0))
+        self.status_timer, self.last_status = None, time.monotonic()  # an event from now on asks anew
+        status = await database_sync_to_async(current_status)(self.search_id)
+        if status is None:
+            return
+        await self.send_json({"type": "status", "status": status})
+        progress = status["progress"]
+        if (progress and progress["active"]) or status["waiting"]["count"]:
+            self._status_in(STATUS_REFRESH_SECONDS)

@@ -82,6 +82,11 @@ class FairQueue:
         with self._ready:
             return {key: len(line) for key, line in self._lines.items()}
 
+    def lines(self) -> list[tuple[object, list]]:
+        """[(key, [items oldest first])] in the order get will serve the keys: the page's why-waiting."""
+        with self._ready:
+            return [(key, list(self._lines[key])) for key in self._turns]
+
 
 def _search_of_trial(trial_id: int):
     return Trial.objects.filter(id=trial_id).values_list("search_id", flat=True).first()
@@ -121,6 +126,10 @@ class EmbeddedWorker:
         else:
             self.queues[lane].put((task_name, function, tuple(args)))
 
+    def trial_lines(self) -> list[tuple[int, list[int]]]:
+        """[(search id, [trial ids])] in the order the trial threads will serve them."""
+        return [(key, [args[0] for _, _, args in items]) for key, items in self.queues[TRIALS].lines()]
+
     def _loop(self, q) -> None:
         while True:
             task_name, function, args = q.get()
@@ -155,6 +164,15 @@ def embedded_worker() -> EmbeddedWorker:
 def submit(task_name: str, args: tuple) -> None:
     """dispatch's local executor: the threads start with the first piece of work."""
     embedded_worker().submit(task_name, args)
+
+
+def trial_lines() -> list[tuple[int, list[int]]] | None:
+    """The embedded worker's queued trials in serving order, or None when trials go to Celery (the
+    pages then approximate the queue from the database). Does not start the worker."""
+    if not settings.NASWEB_EMBEDDED_WORKER:
+        return None
+    worker = _worker
+    return worker.trial_lines() if worker is not None else []
 
 
 def start_and_recover() -> EmbeddedWorker:

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from devices.target_costs import in_process_cost_metrics
 
-from . import charts, queries, services
+from . import charts, embedded, queries, search_status, services
 from .access import project_for_user, search_for_user, visible_projects
 from .clone import clone_initial
 from .forms import ProjectForm, SearchForm, SignUpForm
@@ -103,7 +103,8 @@ def _start_from_form(project, user, form: SearchForm):
 
 def search_state(search, query=None) -> dict:
     """The page's first paint: a summary whose size does not grow with the search (searches/queries.py)."""
-    return {**queries.summary(search, query), **oneshot_state(search)}
+    return {**queries.summary(search, query), **oneshot_state(search),
+            "status": search_status.status(search, embedded.trial_lines())}
 
 
 def search_charts_state(search) -> dict:
@@ -192,7 +193,8 @@ def search_events(request, search_id):
     after = request.GET.get("after", "0")
     if not after.isdigit():
         return _bad_query(queries.QueryError("after is a whole number: the last event number the page has"))
-    return JsonResponse(queries.events_after(search, int(after), request.GET.get("log", "")))
+    answer = queries.events_after(search, int(after), request.GET.get("log", ""))
+    return JsonResponse(answer | {"status": search_status.status(search, embedded.trial_lines())})
 
 
 def _control(action):

@@ -87,6 +87,7 @@ def start_and_watch(page, base):
     page.wait_for_function("document.querySelectorAll('#leaderboard tbody tr.state-row-complete').length === 3",
                            timeout=120_000)
     page.wait_for_selector("#search-state:has-text('done')", timeout=30_000)
+    page.wait_for_selector("#progress-text:has-text('3 of 3 trials finished (100%)')")  # the status, live
     assert page.evaluate("window.__loaded_once") is True
     page.wait_for_function("document.getElementById('best-value').textContent.includes('%')")
     assert page.locator("#best-chart .scatterlayer .trace").count() == 2  # Plotly drew trials + best line

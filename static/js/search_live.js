@@ -44,6 +44,7 @@
     setSearch(state.search);
     drawCounts(); drawBest(); drawBoard();
     drawOneShot(state.oneshot);
+    window.nasSearchStatus(state.status);
   }
 
   function reloadSummary() {
@@ -106,6 +107,10 @@
     return td;
   }
 
+  const columns = Array.from(document.querySelectorAll("#leaderboard thead th"), (th) => [th.dataset.col, th.textContent.trim()]);
+  const count = (n) => (n >= 1e6 ? (n / 1e6).toFixed(2) + " M" : n >= 1e3 ? (n / 1e3).toFixed(1) + " k" : String(n));
+  const seconds = (s) => (s < 100 ? s.toFixed(1) : Math.round(s).toLocaleString()) + " s";
+
   function fillRow(tr, t) {
     tr.id = "trial-" + t.id;
     tr.dataset.number = t.number;
@@ -117,10 +122,16 @@
     const m = t.metrics || {};
     const state = cell(t.state, "state state-" + t.state);
     if (t.error) state.title = t.error;
-    tr.replaceChildren(num, cell(t.description), state, cell(t.epochs_done || 0, "epoch"),
-      cell(pct(t.val_accuracy), "val"), cell(pct(m.test_accuracy)),
-      cell(t.params ? t.params.toLocaleString() : "–"),
-      cell(t.seconds ? t.seconds.toFixed(1) : "–"), cell(t.worker || "–"));
+    const arch = cell(t.description, "arch");
+    arch.title = t.description;  // shortened with an ellipsis; the whole on hover
+    const params = cell(t.params ? count(t.params) : "–", "num");
+    if (t.params) params.title = t.params.toLocaleString() + " parameters";
+    tr.replaceChildren(num, arch, state, cell(t.epochs_done || 0, "epoch"),
+      cell(pct(t.val_accuracy), "val num"), cell(pct(m.test_accuracy), "num"), params,
+      cell(t.seconds ? seconds(t.seconds) : "–", "num"), cell(t.worker || "–"));
+    columns.forEach(function ([col, label], i) {  // for the column chooser and the phone layout
+      tr.children[i].dataset.col = col; tr.children[i].dataset.label = label;
+    });
     return tr;
   }
 
@@ -128,9 +139,11 @@
     tbody.replaceChildren(...board.trials.map((t) => fillRow(document.createElement("tr"), t)));
     drawPager();
     document.getElementById("board-state").value = board.state;
+    document.getElementById("board-per-page").value = String(board.per_page);
     document.querySelectorAll("#leaderboard th[data-sort]").forEach(function (th) {
       th.classList.toggle("sorted", th.dataset.sort === board.sort);
       th.dataset.dir = th.dataset.sort === board.sort ? board.dir : "";
+      th.setAttribute("aria-sort", th.dataset.sort !== board.sort ? "none" : board.dir === "asc" ? "ascending" : "descending");
     });
   }
 
@@ -247,6 +260,7 @@
   }
 
   function onFrame(frame) {
+    if (frame.type === "status") { window.nasSearchStatus(frame.status); return; }  // unnumbered, replaces the last
     if (frame.type !== "batch") return;
     if (log && frame.log && frame.log !== log) { reloadSummary(); return; }  // the stream restarted
     log = log || frame.log;
@@ -261,6 +275,7 @@
     return getJSON(base + "events.json?after=" + seq + "&log=" + encodeURIComponent(log || ""))
       .then(function (answer) {
         if (answer.reset) return reloadSummary();
+        window.nasSearchStatus(answer.status);
         log = answer.log || log;
         answer.events.forEach(function (e) {
           if (e.seq > seq && !seen.has(e.seq)) { apply(e); seen.add(e.seq); }
@@ -386,6 +401,7 @@
     });
   });
   document.getElementById("board-state").addEventListener("change", (e) => fetchBoard({state: e.target.value, page: 1}));
+  document.getElementById("board-per-page").addEventListener("change", (e) => fetchBoard({per_page: Number(e.target.value), page: 1}));
   document.getElementById("board-prev").addEventListener("click", () => fetchBoard({page: board.page - 1}));
   document.getElementById("board-next").addEventListener("click", () => fetchBoard({page: board.page + 1}));
 

@@ -55,8 +55,10 @@ async def test_owner_receives_numbered_frames_of_trial_and_metric_updates(start_
     trial_id = await advance_and_train_one_epoch(search.id)
     frames, events = [], []
     while not any(e["type"] == "metric" for e in events):
-        frames.append(await communicator.receive_json_from(timeout=10))
-        events += frames[-1]["events"]
+        frame = await communicator.receive_json_from(timeout=10)
+        if frame["type"] == "batch":  # status messages come beside the frames, unnumbered
+            frames.append(frame)
+            events += frame["events"]
     seqs = [n for f in frames for n in f["seqs"]]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # numbered without gaps, none lost
     assert {e["type"] for e in events} >= {"trial", "metric"}
@@ -64,6 +66,33 @@ async def test_owner_receives_numbered_frames_of_trial_and_metric_updates(start_
     assert states[-1] == "running" and set(states) <= {"queued", "running"}
     metric = events[-1]
     assert (metric["trial_id"], metric["epoch"], metric["metrics"]["val_accuracy"]) == (trial_id, 1, 0.42)
+    await communicator.disconnect()
+
+
+@database_sync_to_async
+def finish_trials(search_id, n):
+    for _ in range(n):
+        (trial_id,) = services.advance_search(search_id)
+        services.claim_trial(trial_id, "w", "cpu")
+        services.complete_trial(trial_id, {"val_accuracy": 0.5, "params": 10})
+
+
+async def test_status_follows_trial_events_at_most_once_a_second(start_search, owner, monkeypatch):
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)
+    search = await new_search(start_search)  # a budget of 3 trials
+    communicator, connected, _ = await connect(search.id, await headers_for(owner))
+    assert connected
+    await finish_trials(search.id, 2)
+    statuses, stamps = [], []
+    while not statuses or statuses[-1]["progress"]["done"] < 2:
+        frame = await communicator.receive_json_from(timeout=10)
+        if frame["type"] == "status":
+            statuses.append(frame["status"])
+            stamps.append(time.monotonic())
+    progress = statuses[-1]["progress"]
+    assert (progress["bound"], progress["max_trials"], progress["active"]) == ("trials", 3, True)
+    assert progress["rate_per_minute"] > 0 and " trials/min" in progress["eta_text"]
+    assert all(b - a > 0.9 for a, b in zip(stamps, stamps[1:], strict=False)), stamps
     await communicator.disconnect()
 
 
@@ -86,6 +115,8 @@ async def test_frames_come_at_most_ten_a_second(start_search, owner):
     async def collect():
         while len(seqs) < 30:
             frame = await communicator.receive_json_from(timeout=5)
+            if frame["type"] != "batch":
+                continue  # a status message: not a frame of events
             stamps.append(time.monotonic())
             seqs.extend(frame["seqs"])
 
