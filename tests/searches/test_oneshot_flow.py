@@ -71,9 +71,9 @@ def test_a_cancelled_oneshot_search_stops_between_epochs(start_search, sent, mon
     services.advance_search(search.id)
     real = services.record_oneshot_epoch
 
-    def cancel_after_first(search_id, epoch, info):
+    def cancel_after_first(search_id, epoch, info, attempt):
         services.cancel_search(Search.objects.get(id=search_id))
-        return real(search_id, epoch, info)
+        return real(search_id, epoch, info, attempt)
 
     monkeypatch.setattr("searches.services.record_oneshot_epoch", cancel_after_first)
     runner.run_oneshot_search(search.id, worker="w")
