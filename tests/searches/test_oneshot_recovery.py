@@ -56,7 +56,8 @@ def test_after_the_last_attempt_a_lost_supernet_fails_the_search_saying_why(star
         report = services.sweep()
     search.refresh_from_db()
     assert search.state == Search.FAILED and report.failed == 1
-    assert "lost 2 times" in search.error and "w@lost-host" in search.error and "NASWEB_TRIAL_MAX_ATTEMPTS" in search.error
+    assert "lost 2 times" in search.error and "w@lost-host" in search.error
+    assert "NASWEB_TRIAL_MAX_ATTEMPTS" in search.error
 
 
 def test_a_holder_that_lost_its_claim_writes_nothing(start_search, sent):
