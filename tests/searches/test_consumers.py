@@ -140,3 +140,41 @@ async def test_an_idle_socket_stays_open_for_a_minute_on_the_redis_layer(start_s
     message = await communicator.receive_json_from(timeout=10)
     assert message["type"] == "batch" and message["events"][-1]["search"]["state"] == "paused"
     await communicator.disconnect()
+
+
+async def test_with_redis_away_the_handshake_is_a_clean_try_again_later(start_search, owner, settings):
+    """A channel layer on a port where no Redis listens (a stopped one): no HTTP 500 on the handshake,
+    but an accepted socket closed with 1013, which live_socket.js retries with backoff."""
+    import socket
+
+    from searches.consumers import TRY_AGAIN_LATER
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {
+        "hosts": [{"address": f"redis://127.0.0.1:{port}/0", "socket_connect_timeout": 1}]}}}
+    search = await new_search(start_search)
+    communicator, connected, _ = await connect(search.id, await headers_for(owner))
+    assert connected
+    closed = await communicator.receive_output(timeout=10)
+    assert closed == {"type": "websocket.close", "code": TRY_AGAIN_LATER}
+    await communicator.disconnect()
+
+
+async def test_with_the_database_away_the_handshake_is_a_clean_try_again_later(start_search, owner, monkeypatch):
+    from django.db import OperationalError
+
+    from searches.consumers import TRY_AGAIN_LATER
+
+    search = await new_search(start_search)
+    headers = await headers_for(owner)
+
+    def database_gone(*args):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr("searches.consumers.user_can_view_search", database_gone)
+    communicator, connected, _ = await connect(search.id, headers)
+    assert connected
+    assert await communicator.receive_output(timeout=10) == {"type": "websocket.close", "code": TRY_AGAIN_LATER}
+    await communicator.disconnect()
