@@ -284,7 +284,8 @@ def _run_claimed_supernet(search, attempt: int, heartbeat: Heartbeat) -> None:
         _clean_oneshot_checkpoints(search.id)
     else:
         log.warning("one-shot search %s: attempt %s lost its claim and stopped", search.id, attempt)
-        checkpoint.unlink(missing_ok=True)  # nobody resumes from a lost attempt's file
+        if Search.objects.filter(id=search.id, oneshot_attempt__gt=attempt).exists():
+            checkpoint.unlink(missing_ok=True)  # a later claim copied it already; a re-queued one still needs it
 
 
 def _oneshot_key(search_id: int) -> tuple[str, int]:

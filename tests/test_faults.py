@@ -5,9 +5,9 @@ worker with 2 children and Celery beat run a chain-MLP search on digits while
 - a private Redis (own port, no persistence) is restarted mid-search;
 - a private PostgreSQL cluster (initdb in a temporary folder, own port) is restarted mid-search;
 
-and the search must complete its whole budget, nothing lost, nothing duplicated; and the worker that
-trains a one-shot search's supernet is SIGKILLed (a pool child, then the main process) and the search
-completes, every supernet epoch recorded once (bench/faults/kill_oneshot.py is the long run)."""
+and the search must complete its whole budget, nothing lost, nothing duplicated; and the pool child
+that trains a one-shot search's supernet is SIGKILLed (the bench kills the main process too) and the
+search completes, every supernet epoch recorded once (bench/faults/kill_oneshot.py is the long run)."""
 
 import os
 import shutil
@@ -54,8 +54,9 @@ def test_a_postgresql_restart_mid_search_loses_and_duplicates_nothing(tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_kills_of_the_supernet_worker_and_the_oneshot_search_completes(tmp_path):
-    result, seconds, _ = oneshot_kill_scenario(kills=2, epochs=30,
+def test_a_killed_supernet_worker_is_taken_over_and_the_oneshot_search_completes(tmp_path):
+    # One pool-child kill (the main process kill, which costs a worker restart, is in the bench).
+    result, seconds, _ = oneshot_kill_scenario(kills=1, epochs=12,
                                                database_url=postgres_url(connection.settings_dict["NAME"]),
                                                redis_url=os.environ["REDIS_URL"], folder=tmp_path)
     assert result.ok(), "\n".join(result.lines())
