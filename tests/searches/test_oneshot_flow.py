@@ -11,6 +11,13 @@ pytestmark = pytest.mark.django_db
 TINY_NB201 = {"C": 4, "N": 1}
 
 
+@pytest.fixture(autouse=True)
+def quiet_heartbeat(settings):
+    """The supernet's heartbeat thread has its own connection, which would wait on this test's open
+    transaction (and its stop on that wait): no beat within these short runs."""
+    settings.NASWEB_TRIAL_HEARTBEAT_SECONDS = 3600
+
+
 @pytest.fixture
 def sent(monkeypatch):
     calls = []
