@@ -16,16 +16,26 @@ events too. Status messages are not numbered: each one replaces the last.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
+import redis.exceptions
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db import InterfaceError, OperationalError
 
 from . import embedded, search_status
 from .access import user_can_view_search
 from .events import group_name
 
+log = logging.getLogger(__name__)
 FORBIDDEN = 4403
+#: "Try again later" (RFC 6455): the channel layer (Redis) or the database is away. The page's
+#: live_socket.js reconnects with backoff and refetches the whole state once the socket opens.
+TRY_AGAIN_LATER = 1013
+#: What Redis or PostgreSQL being away looks like from here (channels_redis raises redis' own errors).
+OUTAGES = (OSError, asyncio.TimeoutError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+           OperationalError, InterfaceError)
 FRAMES_PER_SECOND = 10
 STATUS_PER_SECOND = 1
 STATUS_REFRESH_SECONDS = 5.0
@@ -54,21 +64,45 @@ def coalesce(events: list[dict]) -> list[dict]:
 
 class SearchConsumer(AsyncJsonWebsocketConsumer):
     interval = 1.0 / FRAMES_PER_SECOND
+    #: Set once this consumer sent its websocket.close (so an outage later sends no second one).
+    closing = False
+
+    async def __call__(self, scope, receive, send):
+        """Redis going away under an open socket (the channel layer's receive loop fails) closes it
+        with 1013 instead of crashing the consumer; the page reconnects with backoff."""
+        try:
+            await super().__call__(scope, receive, send)
+        except OUTAGES as exc:
+            log.warning("websocket of a search closed, Redis is away: %s", exc)
+            if not self.closing:
+                self.closing = True
+                await send({"type": "websocket.close", "code": TRY_AGAIN_LATER})
+
+    async def close(self, code=None, reason=None):
+        self.closing = True
+        await super().close(code=code, reason=reason)
 
     async def connect(self):
         self.search_id = int(self.scope["url_route"]["kwargs"]["search_id"])
-        user = self.scope.get("user")
-        if not await database_sync_to_async(user_can_view_search)(user, self.search_id):
-            await self.close(code=FORBIDDEN)
-            return
         self.pending: list[dict] = []
         self.flusher: asyncio.Task | None = None
         self.last_frame = 0.0
         self.status_timer: asyncio.Task | None = None
         self.status_due = 0.0
         self.last_status = 0.0
+        try:
+            allowed = await database_sync_to_async(user_can_view_search)(self.scope.get("user"), self.search_id)
+            if allowed:
+                await self.channel_layer.group_add(group_name(self.search_id), self.channel_name)
+        except OUTAGES as exc:  # a clean "try again later" instead of an HTTP 500 on the handshake
+            log.warning("websocket of search %s refused, Redis or the database is away: %s", self.search_id, exc)
+            await self.accept()
+            await self.close(code=TRY_AGAIN_LATER)
+            return
+        if not allowed:
+            await self.close(code=FORBIDDEN)
+            return
         self.group = group_name(self.search_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         self._status_in(STATUS_REFRESH_SECONDS)  # the page read the status with its catch-up on open
 
@@ -77,7 +111,10 @@ class SearchConsumer(AsyncJsonWebsocketConsumer):
             if task is not None:
                 task.cancel()
         if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+            except OUTAGES:
+                pass  # the group's membership expires on its own (channels_redis group_expiry)
 
     async def receive_json(self, content, **kwargs):
         pass  # the socket is push-only; commands go through the HTTP views
@@ -121,7 +158,12 @@ class SearchConsumer(AsyncJsonWebsocketConsumer):
     async def _send_status(self, due: float) -> None:
         await asyncio.sleep(max(due - time.monotonic(), 0.0))
         self.status_timer, self.last_status = None, time.monotonic()  # an event from now on asks anew
-        status = await database_sync_to_async(current_status)(self.search_id)
+        try:
+            status = await database_sync_to_async(current_status)(self.search_id)
+        except OUTAGES as exc:  # the database is away: the events still flow; try the status again later
+            log.warning("status of search %s not read: %s", self.search_id, exc)
+            self._status_in(STATUS_REFRESH_SECONDS)
+            return
         if status is None:
             return
         await self.send_json({"type": "status", "status": status})

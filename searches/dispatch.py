@@ -12,11 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import kombu.exceptions
+import redis.exceptions
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 from nasweb.celery import SWEEP_TASK
 from nasweb.celery import app as celery_app
+
+#: The database or the broker went away for a while: not the work's fault. The tasks of both apps
+#: (searches/tasks.py, devices/tasks.py) retry these with backoff, `@shared_task(..., **RETRY)`.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                    kombu.exceptions.OperationalError, ConnectionError, TimeoutError)
+RETRY = {"autoretry_for": TRANSIENT_ERRORS, "retry_backoff": 2, "retry_backoff_max": 60, "retry_jitter": True}
 
 ADVANCE_SEARCH = "searches.advance_search"
 RUN_TRIAL = "searches.run_trial"

@@ -118,9 +118,23 @@ def checkpoint_path(trial_id: int, attempt: int) -> Path:
 
 def checkpoints_of(trial_id: int) -> dict[int, Path]:
     """attempt -> checkpoint file, of every attempt of a trial that left one."""
+    return _attempt_files(f"trial-{trial_id}")
+
+
+def oneshot_checkpoint_path(search_id: int, attempt: int) -> Path:
+    """The supernet checkpoint one attempt (claim) of a one-shot search writes after every epoch,
+    keyed like a trial's: a worker that lost its claim cannot overwrite the holder's."""
+    return checkpoint_folder() / f"oneshot-{search_id}.attempt-{attempt}.pt"
+
+
+def oneshot_checkpoints_of(search_id: int) -> dict[int, Path]:
+    return _attempt_files(f"oneshot-{search_id}")
+
+
+def _attempt_files(stem: str) -> dict[int, Path]:
     found = {}
-    for path in checkpoint_folder().glob(f"trial-{trial_id}.attempt-*.pt"):
-        number = path.name.removeprefix(f"trial-{trial_id}.attempt-").removesuffix(".pt")
+    for path in checkpoint_folder().glob(f"{stem}.attempt-*.pt"):
+        number = path.name.removeprefix(f"{stem}.attempt-").removesuffix(".pt")
         if number.isdigit():
             found[int(number)] = path
     return found

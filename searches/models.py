@@ -108,6 +108,11 @@ class Search(models.Model):
     #: One-shot searches train a supernet in one long task: who claimed it, and what it derived.
     oneshot_worker = models.CharField(max_length=200, blank=True)
     oneshot_result = models.JSONField(default=dict, blank=True)
+    #: The supernet task's fencing token, heartbeat and process, as a trial's (attempt, heartbeat_at,
+    #: worker_pid): a stale holder is re-queued by the sweep and resumes from its last epoch.
+    oneshot_attempt = models.PositiveIntegerField(default=0)
+    oneshot_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    oneshot_pid = models.PositiveIntegerField(null=True, blank=True)
     max_trials = models.PositiveIntegerField(null=True, blank=True)
     max_seconds = models.PositiveIntegerField(null=True, blank=True)
     parallelism = models.PositiveSmallIntegerField(default=1)

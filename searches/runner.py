@@ -28,6 +28,8 @@ from .engine_data import (
     evaluator_for,
     is_benchmark,
     load_project_data,
+    oneshot_checkpoint_path,
+    oneshot_checkpoints_of,
     pruning_gates_path,
     pruning_source_path,
 )
@@ -62,7 +64,8 @@ def run_trial(trial_id: int, worker: str) -> None:
     if row is None or row["search__evaluator"] != Search.WORKERS:
         return  # deleted, or trained by the user's own script (ask/tell): nothing to do here
     device = resolve_device("auto") if row["search__device"] == "gpu" else "cpu"
-    dead = row["attempt"] if row["state"] == Trial.RUNNING and _holder_is_dead(trial_id, row, worker) else None
+    running = row["state"] == Trial.RUNNING
+    dead = row["attempt"] if running and _holder_is_dead(trial_id, row["worker"], row["worker_pid"], worker) else None
     with _running_lock:  # a duplicate message on another thread of this process must see the claim as ours
         trial = services.claim_trial(trial_id, worker=worker, device=device, pid=os.getpid(),
                                      take_over_attempt=dead)
@@ -101,27 +104,31 @@ def _run_claimed(trial, device: str, heartbeat: Heartbeat) -> None:
         record_device_costs(trial)
 
 
-def _holder_is_dead(trial_id: int, row: dict, worker: str) -> bool:
-    """The trial is held by a process of this worker (same node name, so the same host) that is gone,
-    or by this very process in an attempt that has ended: take it over now rather than wait until its
-    heartbeat is stale. Celery redelivers at once after a pool child is killed."""
-    pid = row["worker_pid"]
-    if not pid or row["worker"] != worker[:200]:
+def _holder_is_dead(key, holder: str, pid: int | None, worker: str) -> bool:
+    """The trial (or supernet task: `key` as in _running_here) is held by a process of this worker
+    (same node name, so the same host) that is gone, or by this very process in an attempt that has
+    ended: take it over now rather than wait until its heartbeat is stale. Celery redelivers at once
+    after a pool child is killed."""
+    if not pid or holder != worker[:200]:
         return False
     if pid == os.getpid():
         with _running_lock:
-            return trial_id not in _running_here
+            return key not in _running_here
     return not _process_alive(pid)
 
 
 def recover_trials_of_dead_processes(worker: str) -> int:
     """When a worker starts: trials held under its node name by processes that no longer exist (its
     main process was killed with its pool) go back to the queue at once, without waiting until their
-    heartbeat is stale. Returns how many."""
+    heartbeat is stale, and so do the supernet tasks of one-shot searches. Returns how many."""
     rows = Trial.objects.filter(state=Trial.RUNNING, worker=worker[:200]).values("id", "worker", "worker_pid",
                                                                                  "attempt")
-    return sum(services.requeue_lost_trial(row["id"], row["attempt"]) for row in rows
-               if _holder_is_dead(row["id"], row, worker))
+    trials = sum(services.requeue_lost_trial(row["id"], row["attempt"]) for row in rows
+                 if _holder_is_dead(row["id"], row["worker"], row["worker_pid"], worker))
+    supernets = Search.objects.filter(state=Search.RUNNING, oneshot_result={}, oneshot_worker=worker[:200]).values(
+        "id", "oneshot_worker", "oneshot_pid", "oneshot_attempt")
+    return trials + sum(services.release_lost_oneshot(row["id"], row["oneshot_attempt"]) for row in supernets
+                        if _holder_is_dead(_oneshot_key(row["id"]), row["oneshot_worker"], row["oneshot_pid"], worker))
 
 
 def _process_alive(pid: int) -> bool:
@@ -139,12 +146,14 @@ def _process_alive(pid: int) -> bool:
 
 
 class Heartbeat:
-    """Beats a claimed trial every NASWEB_TRIAL_HEARTBEAT_SECONDS from a thread while it trains, so a
-    long epoch never looks like a dead worker. Stops when the claim is lost (`lost` turns True); a
-    database outage is logged and beaten through, and then the heartbeat goes stale."""
+    """Beats a claimed trial (or, with `beat=services.beat_oneshot`, a one-shot search's supernet task)
+    every NASWEB_TRIAL_HEARTBEAT_SECONDS from a thread while it trains, so a long epoch never looks like
+    a dead worker. Stops when the claim is lost (`lost` turns True); a database outage is logged and
+    beaten through, and then the heartbeat goes stale."""
 
-    def __init__(self, trial_id: int, attempt: int):
+    def __init__(self, trial_id: int, attempt: int, beat=None):
         self.trial_id, self.attempt, self.lost = trial_id, attempt, False
+        self._beat = beat or services.beat_trial
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{trial_id}", daemon=True)
         self._thread.start()
@@ -153,7 +162,7 @@ class Heartbeat:
         try:
             while not self._stop.wait(settings.NASWEB_TRIAL_HEARTBEAT_SECONDS):
                 try:
-                    if not services.beat_trial(self.trial_id, self.attempt):
+                    if not self._beat(self.trial_id, self.attempt):
                         self.lost = True
                         return
                 except INTERRUPTIONS as exc:
@@ -179,10 +188,11 @@ def _clean_checkpoints(trial_id: int, attempt: int) -> None:
         path.unlink(missing_ok=True)
 
 
-def resume_from(trial_id: int, attempt: int) -> Path:
-    """This attempt's checkpoint file, starting as a copy of the latest earlier attempt's (if any)."""
-    path = checkpoint_path(trial_id, attempt)
-    earlier = {n: p for n, p in checkpoints_of(trial_id).items() if n < attempt}
+def resume_from(owner_id: int, attempt: int, files_of=checkpoints_of, path_of=checkpoint_path) -> Path:
+    """This attempt's checkpoint file, starting as a copy of the latest earlier attempt's (if any).
+    A trial's by default; a supernet's with engine_data's oneshot_checkpoints_of / oneshot_checkpoint_path."""
+    path = path_of(owner_id, attempt)
+    earlier = {n: p for n, p in files_of(owner_id).items() if n < attempt}
     if earlier and not path.exists():
         tmp = path.with_suffix(".copy")
         shutil.copyfile(earlier[max(earlier)], tmp)
@@ -289,22 +299,65 @@ def _learn_gates(search) -> dict:
 
 # --- one-shot searches ----------------------------------------------------------------------------
 def run_oneshot_search(search_id: int, worker: str) -> None:
-    """Train the supernet of a one-shot search in one task, pushing each epoch, then derive."""
-    search = services.claim_oneshot(search_id, worker)
-    if search is None:
+    """Train the supernet of a one-shot search in one task, pushing each epoch, then derive.
+
+    Claimed and fenced like a trial: an attempt number, a heartbeat thread, a checkpoint per epoch and
+    attempt (engine_data.oneshot_checkpoint_path), so a killed worker's search is taken over (at once
+    by its own restarted worker, else by the sweep once the heartbeat is stale) and resumes after its
+    last epoch; a holder that lost its claim can no longer write epochs or the result."""
+    row = Search.objects.filter(id=search_id).values("oneshot_worker", "oneshot_pid", "oneshot_attempt").first()
+    if row is None:
         return
+    key = _oneshot_key(search_id)
+    dead = row["oneshot_attempt"] if _holder_is_dead(key, row["oneshot_worker"], row["oneshot_pid"], worker) else None
+    with _running_lock:
+        search = services.claim_oneshot(search_id, worker, pid=os.getpid(), take_over_attempt=dead)
+        if search is None:
+            return
+        _running_here.add(key)
+    attempt = search.oneshot_attempt
+    heartbeat = Heartbeat(search_id, attempt, beat=services.beat_oneshot)
     try:
-        result = _run_supernet(search)
+        _run_claimed_supernet(search, attempt, heartbeat)
+    finally:
+        heartbeat.stop()
+        with _running_lock:
+            _running_here.discard(key)
+
+
+def _run_claimed_supernet(search, attempt: int, heartbeat: Heartbeat) -> None:
+    checkpoint = resume_from(search.id, attempt, oneshot_checkpoints_of, oneshot_checkpoint_path)
+    try:
+        result = _run_supernet(search, attempt, checkpoint)
+    except INTERRUPTIONS:
+        raise  # the task retries; the sweep re-queues the supernet once its heartbeat is stale
     except Exception as exc:
-        log.warning("one-shot search %s failed: %s", search_id, exc)
-        services.fail_oneshot(search_id, f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=6)}")
+        log.warning("one-shot search %s failed: %s", search.id, exc)
+        if services.fail_oneshot(search.id, f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=6)}",
+                                 attempt=attempt):
+            _clean_oneshot_checkpoints(search.id)
         return
-    services.finish_oneshot(search_id, result)
+    if services.finish_oneshot(search.id, result, attempt=attempt):
+        _clean_oneshot_checkpoints(search.id)
+    else:
+        log.warning("one-shot search %s: attempt %s lost its claim and stopped", search.id, attempt)
+        if Search.objects.filter(id=search.id, oneshot_attempt__gt=attempt).exists():
+            checkpoint.unlink(missing_ok=True)  # a later claim copied it already; a re-queued one still needs it
 
 
-def _run_supernet(search) -> dict:
+def _oneshot_key(search_id: int) -> tuple[str, int]:
+    """A supernet task's entry in _running_here (trials are there by their id)."""
+    return ("oneshot", search_id)
+
+
+def _clean_oneshot_checkpoints(search_id: int) -> None:
+    for path in oneshot_checkpoints_of(search_id).values():
+        path.unlink(missing_ok=True)
+
+
+def _run_supernet(search, attempt: int, checkpoint: Path) -> dict:
     if search.strategy == GATES:
-        return _learn_gates(search)
+        return _learn_gates(search)  # one short task: no per-epoch checkpoint
     space = search.space.build()
     data = load_project_data(search.project.dataset, search.seed)
     engine_settings, web = services.split_oneshot_settings(search.strategy_settings)
@@ -312,7 +365,8 @@ def _run_supernet(search) -> dict:
     engine_settings = {**engine_settings, "device": device, "threads": settings.NASWEB_TORCH_THREADS}
     extra = _latency_extra(space, data, web["latency_target"]) if search.strategy == "proxyless" else {}
     result = run_oneshot(search.strategy, space, data, engine_settings, search.seed,
-                         on_epoch=lambda epoch, info: services.record_oneshot_epoch(search.id, epoch, info), **extra)
+                         on_epoch=lambda epoch, info: services.record_oneshot_epoch(search.id, epoch, info, attempt),
+                         checkpoint_path=str(checkpoint), **extra)
     payload = result.to_dict()
     payload["device"] = device
     if web["rank_check_archs"]:

@@ -9,19 +9,13 @@ from __future__ import annotations
 import logging
 import socket
 
-import kombu.exceptions
-import redis.exceptions
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import InterfaceError, OperationalError
 
 from . import dispatch, runner, services
+from .dispatch import RETRY, TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
-#: The database or the broker went away for a while.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                    kombu.exceptions.OperationalError, ConnectionError, TimeoutError)
-RETRY = {"autoretry_for": TRANSIENT_ERRORS, "retry_backoff": 2, "retry_backoff_max": 60, "retry_jitter": True}
 #: advance_search tries again after its soft time limit this many times, then fails the search.
 SLOW_ADVANCE_RETRIES = 3
 ADVANCE_SOFT_LIMIT = 120
@@ -47,8 +41,10 @@ def run_trial(self, trial_id: int) -> None:
     runner.run_trial(trial_id, worker=hostname)
 
 
-@shared_task(bind=True, name=dispatch.RUN_ONESHOT, acks_late=True, max_retries=0, time_limit=24 * 3600)
+@shared_task(bind=True, name=dispatch.RUN_ONESHOT, acks_late=True, max_retries=20, time_limit=24 * 3600, **RETRY)
 def run_oneshot(self, search_id: int) -> None:
+    """Retried like run_trial: an interrupted supernet is taken over at once by this worker (its holder
+    is gone) and resumes from its last epoch's checkpoint."""
     hostname = self.request.hostname or socket.gethostname()
     runner.run_oneshot_search(search_id, worker=hostname)
 

@@ -5,7 +5,9 @@ worker with 2 children and Celery beat run a chain-MLP search on digits while
 - a private Redis (own port, no persistence) is restarted mid-search;
 - a private PostgreSQL cluster (initdb in a temporary folder, own port) is restarted mid-search;
 
-and the search must complete its whole budget, nothing lost, nothing duplicated."""
+and the search must complete its whole budget, nothing lost, nothing duplicated; and the pool child
+that trains a one-shot search's supernet is SIGKILLed (the bench kills the main process too) and the
+search completes, every supernet epoch recorded once (bench/faults/kill_oneshot.py is the long run)."""
 
 import os
 import shutil
@@ -13,7 +15,7 @@ import shutil
 import pytest
 from django.db import connection
 
-from bench.faults.harness import PG_BIN, kill_scenario, restart_scenario
+from bench.faults.harness import PG_BIN, kill_scenario, oneshot_kill_scenario, restart_scenario
 from tests.processes import postgres_url
 
 pytestmark = [pytest.mark.integration]
@@ -49,3 +51,13 @@ def test_a_postgresql_restart_mid_search_loses_and_duplicates_nothing(tmp_path):
                                  redis_url=os.environ["REDIS_URL"], folder=tmp_path,
                                  clone_from=postgres_url(connection.settings_dict["NAME"]))
     assert_ok(result)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_supernet_worker_is_taken_over_and_the_oneshot_search_completes(tmp_path):
+    # One pool-child kill (the main process kill, which costs a worker restart, is in the bench).
+    result, seconds, _ = oneshot_kill_scenario(kills=1, epochs=12,
+                                               database_url=postgres_url(connection.settings_dict["NAME"]),
+                                               redis_url=os.environ["REDIS_URL"], folder=tmp_path)
+    assert result.ok(), "\n".join(result.lines())
+    assert len(seconds) >= 1 and result.attempts >= 2  # a kill did interrupt the supernet, which resumed

@@ -225,6 +225,17 @@ class Stack:
         return int(self.manage("shell", "-v", "0", "-c", code).split()[-1])
 
 
+    def start_oneshot_search(self, epochs: int, seed: int = 0) -> int:
+        """A random one-shot supernet search on digits (chain MLP): one long task, a checkpoint per epoch."""
+        code = ("from django.contrib.auth import get_user_model\nfrom searches import services\n"
+                "u, _ = get_user_model().objects.get_or_create(username='faults')\n"
+                "p = services.create_project(u, 'faults', services.builtin_dataset('digits'))\n"
+                f"s = services.start_search(p, u, name='faults-oneshot', space_kind='chain_mlp', space_spec=None, "
+                f"strategy='random_oneshot', strategy_settings={{'epochs': {epochs}, 'derive_samples': 4}}, "
+                f"training={{'epochs': 1}}, parallelism=1, seed={seed})\nprint(s.id)")
+        return int(self.manage("shell", "-v", "0", "-c", code).split()[-1])
+
+
 def children_of(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -509,6 +520,92 @@ def kill_scenario(kills: int, trials: int, epochs: int, database_url: str | None
         seconds = kill_workers(stack, watcher, search_id, kills)
         watcher.wait_finished(search_id, 900)
         return outcome(watcher, search_id, trials, epochs), seconds, time.monotonic() - started
+
+
+# --- one-shot searches: the supernet task killed mid-training -----------------------------------------
+@dataclass
+class OneShotOutcome:
+    search_state: str
+    epochs: int
+    epoch_rows: list
+    epochs_run: int | None
+    attempts: int
+    error: str
+
+    def ok(self) -> bool:
+        return (self.search_state == "done" and self.epoch_rows == list(range(1, self.epochs + 1))
+                and self.epochs_run == self.epochs)
+
+    def lines(self) -> list[str]:
+        return [f"search: {self.search_state}; supernet epochs recorded {len(self.epoch_rows)} of {self.epochs} "
+                f"(rows {'1..' + str(self.epochs) + ' each once' if self.ok() else self.epoch_rows}); "
+                f"result epochs_run {self.epochs_run}",
+                f"claims of the supernet task (1 = never interrupted): {self.attempts}"
+                + (f"; error: {self.error[:200]}" if self.error else "")]
+
+
+def _supernet(watcher: Watcher, search_id: int) -> dict | None:
+    rows = watcher.rows("SELECT s.state, s.oneshot_attempt, s.oneshot_pid, s.oneshot_result->>'epochs_run', "
+                        "(SELECT count(*) FROM searches_oneshotepoch e WHERE e.search_id = s.id), s.error "
+                        "FROM searches_search s WHERE s.id = %s", (search_id,))
+    if not rows:
+        return None
+    keys = ("state", "attempt", "pid", "epochs_run", "epochs_done", "error")
+    return dict(zip(keys, rows[0], strict=True))
+
+
+def kill_oneshot_workers(stack: Stack, watcher: Watcher, search_id: int, kills: int) -> list[float]:
+    """SIGKILL the pool child training the supernet (even kills) or the worker's main process (odd
+    kills, restarted at once as a supervisor would) once an epoch more is recorded; returns, per kill,
+    the seconds until the supernet was claimed again."""
+    seconds = []
+    for number in range(kills):
+        def held(done_before=(_supernet(watcher, search_id) or {}).get("epochs_done", 0)):
+            row = _supernet(watcher, search_id)
+            if row and (row["state"] != "running" or row["epochs_run"] is not None):
+                return "finished"
+            children = set(stack.pool_children())
+            return row if row and row["pid"] in children and row["epochs_done"] > done_before else None
+        row = wait_for(held, 300, "the supernet did not train an epoch")
+        if row == "finished":
+            log(f"the supernet finished after {number} kills")
+            break
+        kind = "child" if number % 2 == 0 else "main"
+        started = time.monotonic()
+        if kind == "child":
+            os.kill(row["pid"], signal.SIGKILL)
+        else:
+            os.kill(stack.worker.pid, signal.SIGKILL)
+            stack.worker.wait()
+            stack.start_worker()
+
+        def claimed_again(attempt=row["attempt"]):
+            now = _supernet(watcher, search_id)
+            return now and (now["attempt"] > attempt or now["state"] != "running")
+        wait_for(claimed_again, 300, f"the supernet was not claimed again after kill {number + 1}")
+        seconds.append(time.monotonic() - started)
+        log(f"kill {number + 1} ({kind}) at epoch {row['epochs_done']}: training again after {seconds[-1]:.1f} s")
+    return seconds
+
+
+def oneshot_kill_scenario(kills: int, epochs: int, database_url: str | None = None, redis_url: str | None = None,
+                          folder: Path | None = None) -> tuple[OneShotOutcome, list[float], float]:
+    """A one-shot search while the worker training its supernet is killed `kills` times."""
+    folder = folder or workdir("kill-oneshot")
+    redis = None if redis_url else PrivateRedis(folder)
+    postgres = None if database_url else PrivatePostgres(folder)
+    with running_stack(folder, redis, postgres, database_url, redis_url) as (stack, watcher):
+        started = time.monotonic()
+        search_id = stack.start_oneshot_search(epochs)
+        log(f"search {search_id}: a random one-shot supernet of {epochs} epochs; {kills} kills")
+        seconds = kill_oneshot_workers(stack, watcher, search_id, kills)
+        watcher.wait_finished(search_id, 900)
+        row = _supernet(watcher, search_id)
+        epoch_rows = [r[0] for r in watcher.rows("SELECT epoch FROM searches_oneshotepoch WHERE search_id = %s "
+                                                 "ORDER BY epoch", (search_id,))]
+        result = OneShotOutcome(row["state"], epochs, epoch_rows,
+                                int(row["epochs_run"]) if row["epochs_run"] else None, row["attempt"], row["error"])
+        return result, seconds, time.monotonic() - started
 
 
 # --- a second host: a worker in its own network namespace ----------------------------------------------

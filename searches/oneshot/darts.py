@@ -77,6 +77,8 @@ class Darts(OneShotSearch):
         if settings["early_stop_skips"] and not has_skip:
             raise SpecError("early_stop_skips", f"this space has no {SKIP_OP!r} op to count")
 
+    resumable_fields = ("steps_done",)
+
     def __init__(self, space, data, settings=None, seed=0):
         super().__init__(space, data, settings, seed)
         if self.settings["auxiliary_skip"] and not self.supernet.supports_auxiliary_skip:

@@ -121,6 +121,13 @@ class Enas(OneShotSearch):
         self.trainer = ReinforceTrainer(self.controller, space, self.settings["controller_lr"],
                                         self.settings["baseline_decay"], self.settings["entropy_weight"])
 
+    def extra_state(self) -> dict:
+        return {"controller_optimizer": self.trainer.optimizer.state_dict(), "baseline": self.trainer.baseline}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.trainer.optimizer.load_state_dict(state["controller_optimizer"])
+        self.trainer.baseline = state["baseline"]
+
     def train_epoch(self, epoch: int) -> dict:
         loss_total, correct, seen = 0.0, 0, 0
         for x, y in self.train_batches():

@@ -99,6 +99,8 @@ class PDarts(Darts):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise SpecError(name, f"{value!r} is not a whole number >= {low}")
 
+    resumable_fields = ("steps_done", "stage", "kept", "dropped", "epoch_start_step")
+
     def __init__(self, space, data, settings=None, seed=0):
         #: decision -> indices of the choices still searched; decision -> dropped indices, latest cut first.
         self.kept = {d.name: list(range(len(d.choices))) for d in space.decisions}
@@ -147,6 +149,13 @@ class PDarts(Darts):
         self.supernet = self.build_supernet().to(self.device)
         self.reset_weight_optimizer(self.stage_epochs[stage])
         self.init_arch_parameters()
+
+    def rebuild_for_resume(self) -> None:
+        """A checkpoint of a later stage holds that stage's (deeper) supernet and fresh alphas."""
+        if self.stage:
+            self.supernet = self.build_supernet().to(self.device)
+            self.reset_weight_optimizer(self.stage_epochs[self.stage])
+            self.init_arch_parameters()
 
     def cut_ops(self, keep: int, last_cut: bool) -> None:
         with torch.no_grad():

@@ -32,5 +32,7 @@ def build_oneshot(name: str, space: SearchSpace, data: DataSplits, settings: dic
 
 
 def run_oneshot(name: str, space: SearchSpace, data: DataSplits, settings: dict | None = None, seed: int = 0,
-                on_epoch: EpochCallback | None = None, **extra) -> OneShotResult:
-    return build_oneshot(name, space, data, settings, seed, **extra).run(on_epoch)
+                on_epoch: EpochCallback | None = None, checkpoint_path: str = "", **extra) -> OneShotResult:
+    """With a `checkpoint_path` the supernet's state is saved after every epoch, and a run that finds
+    the file continues after its last epoch (OneShotSearch.run)."""
+    return build_oneshot(name, space, data, settings, seed, **extra).run(on_epoch, checkpoint_path)

@@ -6,6 +6,14 @@ distribution over choices) and `derive` (the final architecture). `run(on_epoch)
 rest: timing, the per-epoch report, stopping when `on_epoch` returns False (a cancel) or when
 the strategy's own criterion says so, and the result.
 
+Resuming: with a `checkpoint_path`, `run` writes the whole state after every epoch (weights,
+optimisers, schedules, random generators, the history) and, when the file is there at the start,
+continues after its last epoch, so a worker killed mid-search loses one epoch at most. The file holds
+tensors and plain values only (read with weights_only: a checkpoint cannot run code). A strategy
+with more state than modules and optimisers names its plain fields in `resumable_fields` or adds
+the rest with `extra_state` / `load_extra_state`. After a resume the batch order differs from an
+uninterrupted run (the validation batches start a fresh cycle).
+
 Determinism: the supernet's initial weights come from torch.manual_seed(seed), and every
 random draw afterwards (batch order, sampled paths, dropout) from generators seeded with the
 same seed, so a seeded run on the CPU repeats exactly.
@@ -14,6 +22,7 @@ same seed, so a seeded run on the CPU repeats exactly.
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +30,7 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+from torch.optim.lr_scheduler import LRScheduler
 
 from ..checks import SpecError
 from ..spaces.base import SearchSpace
@@ -63,6 +73,11 @@ COMMON_SETTINGS_HELP = {
 
 #: Inherited accuracy is measured in chunks this large (batch norm uses the chunk's statistics).
 EVAL_BATCH = 512
+ONESHOT_CHECKPOINT_VERSION = 1
+
+
+class OneShotCheckpointError(RuntimeError):
+    """A supernet checkpoint that cannot be resumed from (damaged, or written with other settings)."""
 
 
 @dataclass
@@ -103,6 +118,8 @@ class OneShotResult:
 class OneShotSearch:
     name = ""
     label = ""
+    #: Plain attributes (numbers, lists, dicts) a resumed run needs besides modules and optimisers.
+    resumable_fields: tuple[str, ...] = ()
 
     def __init__(self, space: SearchSpace, data: DataSplits, settings: dict | None = None, seed: int = 0):
         if data.task != CLASSIFICATION:
@@ -191,31 +208,101 @@ class OneShotSearch:
         raise NotImplementedError
 
     # --- the loop -----------------------------------------------------------------------------
-    def run(self, on_epoch: EpochCallback | None = None) -> OneShotResult:
+    def run(self, on_epoch: EpochCallback | None = None, checkpoint_path: str = "") -> OneShotResult:
         started = time.perf_counter()
-        history, weights_per_epoch, epoch_seconds = [], [], []
+        history = self.load_checkpoint(checkpoint_path) if checkpoint_path and os.path.exists(checkpoint_path) else []
         stopped = COMPLETED
-        for epoch in range(1, self.settings["epochs"] + 1):
+        for epoch in range(len(history) + 1, self.settings["epochs"] + 1):
             epoch_started = time.perf_counter()
             metrics = self.train_epoch(epoch)
             self.weight_schedule.step()
             info = self.epoch_info(epoch, metrics, time.perf_counter() - epoch_started)
             history.append(info)
-            weights_per_epoch.append(info["arch_weights"])
-            epoch_seconds.append(info["seconds"])
             if on_epoch is not None and on_epoch(epoch, info) is False:
                 stopped = STOPPED_BY_CALLBACK
                 break
             if self.should_stop(info):
                 stopped = EARLY_STOPPED
                 break
+            if checkpoint_path:  # after on_epoch: a kill in between repeats this epoch, never skips its row
+                self.save_checkpoint(checkpoint_path, history)
         searched = time.perf_counter()
         arch, candidates = self.derive()
         finished = time.perf_counter()
         timings = {"search_seconds": searched - started, "derive_seconds": finished - searched,
-                   "total_seconds": finished - started, "epoch_seconds": epoch_seconds}
-        return OneShotResult(self.name, arch, self.space.describe(arch), weights_per_epoch, history, candidates,
-                             timings, stopped, self.supernet)
+                   "total_seconds": finished - started, "epoch_seconds": [h["seconds"] for h in history]}
+        return OneShotResult(self.name, arch, self.space.describe(arch), [h["arch_weights"] for h in history],
+                             history, candidates, timings, stopped, self.supernet)
+
+    # --- checkpoints ------------------------------------------------------------------------------
+    def _parts(self, kind: type) -> dict:
+        return {name: value for name, value in sorted(vars(self).items()) if isinstance(value, kind)}
+
+    def checkpoint_state(self, history: list[dict]) -> dict:
+        return {
+            "version": ONESHOT_CHECKPOINT_VERSION, "strategy": self.name, "settings": self.settings,
+            "seed": self.seed, "history": history,
+            "fields": {name: getattr(self, name) for name in self.resumable_fields},
+            "modules": {name: m.state_dict() for name, m in self._parts(torch.nn.Module).items()},
+            "optimizers": {name: o.state_dict() for name, o in self._parts(torch.optim.Optimizer).items()},
+            "schedules": {name: s.state_dict() for name, s in self._parts(LRScheduler).items()},
+            "rng": {"torch": torch.get_rng_state(), "generator": self.generator.get_state(),
+                    "python": self.rng.getstate(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+            "extra": self.extra_state(),
+        }
+
+    def save_checkpoint(self, path: str, history: list[dict]) -> None:
+        """Written to a temporary file and renamed over the old one: a kill mid-write keeps the last."""
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        temporary = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+        with open(temporary, "wb") as handle:
+            torch.save(self.checkpoint_state(history), handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+
+    def load_checkpoint(self, path: str) -> list[dict]:
+        """Restore the state saved after an epoch; returns the history up to it."""
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises several unrelated types for a damaged file
+            raise OneShotCheckpointError(f"cannot read the supernet checkpoint {path}: {exc}") from exc
+        wanted = {"version": ONESHOT_CHECKPOINT_VERSION, "strategy": self.name, "seed": self.seed,
+                  "settings": _searched_settings(self.settings)}
+        for key, value in wanted.items():
+            if state.get(key) != value:  # the settings compare without where they run
+                saved = _searched_settings(state.get(key)) if key == "settings" else state.get(key)
+                if saved != value:
+                    raise OneShotCheckpointError(f"the supernet checkpoint {path} was written with {key}="
+                                                 f"{saved!r}, not {value!r}; delete it to start over")
+        for name, value in state["fields"].items():
+            setattr(self, name, value)
+        self.rebuild_for_resume()
+        for kind, key in ((torch.nn.Module, "modules"), (torch.optim.Optimizer, "optimizers"),
+                          (LRScheduler, "schedules")):
+            for name, part in self._parts(kind).items():
+                part.load_state_dict(state[key][name])
+        self.load_extra_state(state["extra"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.generator.set_state(state["rng"]["generator"])
+        self.rng.setstate(state["rng"]["python"])
+        self._val_batches = self._cycle_val_batches()
+        return list(state["history"])
+
+    def rebuild_for_resume(self) -> None:
+        """After the resumable fields are restored: rebuild what depends on them (P-DARTS: its stage's
+        supernet), so that the saved weights fit."""
+
+    def extra_state(self) -> dict:
+        """State held outside the strategy's own modules and optimisers (tensors and plain values)."""
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        """Restore what extra_state saved."""
 
     def epoch_info(self, epoch: int, metrics: dict, seconds: float) -> dict:
         """The report passed to on_epoch and kept in the history; subclasses add their fields."""
@@ -280,6 +367,11 @@ class OneShotSearch:
                 seen.add(key)
                 out.append(arch)
         return out
+
+
+def _searched_settings(settings) -> dict:
+    """The settings that shape the search (a resume on another device or thread count is the same run)."""
+    return {k: v for k, v in (settings or {}).items() if k not in ("device", "threads")}
 
 
 def inherited_accuracy(supernet: Supernet, arch: dict, data: DataSplits, split: str = "val",

@@ -29,7 +29,15 @@ from .lifecycle import (
     retrain_architecture,
     start_search,
 )
-from .oneshot import claim_oneshot, fail_oneshot, finish_oneshot, record_oneshot_epoch, split_oneshot_settings
+from .oneshot import (
+    beat_oneshot,
+    claim_oneshot,
+    fail_oneshot,
+    finish_oneshot,
+    record_oneshot_epoch,
+    release_lost_oneshot,
+    split_oneshot_settings,
+)
 from .projects import (
     benchmark_dataset,
     builtin_dataset,
@@ -56,12 +64,12 @@ from .trials import (
 )
 
 __all__ = [
-    "PruningRequest", "SweepReport", "abort_search", "advance_search", "ask_trial", "beat_trial", "benchmark_dataset",
-    "builtin_dataset", "can_share", "cancel_search", "claim_oneshot", "claim_trial", "complete_trial",
-    "create_project", "create_project_with_data", "create_share_link", "create_token", "dataset_by_choice",
-    "fail_oneshot", "fail_trial", "finish_oneshot", "heartbeat", "holds_trial", "pause_search", "prune_trial",
-    "record_epoch", "record_oneshot_epoch", "recover_active_searches", "recover_stale_trials", "report_epoch",
-    "requeue_lost_trial", "resume_search", "retrain_architecture", "revoke_share_link", "revoke_token",
-    "split_oneshot_settings", "start_pruning_search", "start_search", "sweep", "tell_trial", "upload_dataset",
-    "user_for_key", "validate_search", "why_not_prunable",
+    "PruningRequest", "SweepReport", "abort_search", "advance_search", "ask_trial", "beat_oneshot", "beat_trial",
+    "benchmark_dataset", "builtin_dataset", "can_share", "cancel_search", "claim_oneshot", "claim_trial",
+    "complete_trial", "create_project", "create_project_with_data", "create_share_link", "create_token",
+    "dataset_by_choice", "fail_oneshot", "fail_trial", "finish_oneshot", "heartbeat", "holds_trial", "pause_search",
+    "prune_trial", "record_epoch", "record_oneshot_epoch", "recover_active_searches", "recover_stale_trials",
+    "release_lost_oneshot", "report_epoch", "requeue_lost_trial", "resume_search", "retrain_architecture",
+    "revoke_share_link", "revoke_token", "split_oneshot_settings", "start_pruning_search", "start_search", "sweep",
+    "tell_trial", "upload_dataset", "user_for_key", "validate_search", "why_not_prunable",
 ]

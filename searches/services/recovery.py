@@ -7,7 +7,9 @@ by a timer thread of the embedded worker. Each pass, over every open search:
   queue and resumes from its checkpoint; after NASWEB_TRIAL_MAX_ATTEMPTS claims it fails and says
   why, and a lost trial does not use up the search's trial budget;
 - a QUEUED trial nobody claimed for NASWEB_TRIAL_RESEND_SECONDS is sent again (its message was lost);
-- an active search with a free slot is advanced (the message that should have done it was lost).
+- an active search with a free slot is advanced (the message that should have done it was lost);
+- the supernet task of a one-shot search whose heartbeat is stale is sent again and resumes from its
+  last epoch's checkpoint, or fails the search after NASWEB_TRIAL_MAX_ATTEMPTS claims.
 
 Everything is conditional on the rows' states and attempts, so two sweeps at once, or a sweep racing
 a worker, change nothing twice.
@@ -20,6 +22,9 @@ from dataclasses import asdict, dataclass
 
 from .. import dispatch
 from ..models import Search, Trial
+from ..oneshot.registry import ONESHOT_STRATEGIES
+from ..structured_pruning.search import GATES
+from .oneshot import recover_stale_oneshot
 from .trials import recover_stale_trials, resend_unclaimed_trials
 
 log = logging.getLogger(__name__)
@@ -43,6 +48,9 @@ def sweep() -> SweepReport:
     for search in Search.objects.filter(state__in=open_states).select_related("space"):
         report.searches += 1
         requeued, failed = recover_stale_trials(search)
+        if search.strategy in ONESHOT_STRATEGIES or search.strategy == GATES:  # both are one supernet task
+            supernet_requeued, supernet_failed = recover_stale_oneshot(search)
+            requeued, failed = requeued + supernet_requeued, failed + supernet_failed
         report.requeued += requeued
         report.failed += failed
         report.resent += resend_unclaimed_trials(search)

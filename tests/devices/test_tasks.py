@@ -142,3 +142,40 @@ def test_only_a_gpu_queue_worker_with_cuda_is_a_gpu_target(monkeypatch, settings
     assert signals.worker_device(["default", "cpu"]) == "cpu"
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     assert signals.worker_device(["gpu"]) == "cpu"
+
+
+@pytest.mark.parametrize("error", ["database", "interface", "redis", "broker"])
+@pytest.mark.parametrize("task, body, args", [
+    (tasks.measure_trial_on_target, "measure_trial_on_target", (1, 2)),
+    (tasks.costs_for_trial, "costs_for_trial_id", (1,)),
+    (tasks.costs_for_search, "costs_for_search", (1,)),
+])
+def test_device_tasks_retry_database_and_broker_outages(monkeypatch, task, body, args, error):
+    import kombu.exceptions
+    import redis.exceptions
+    from django.db import InterfaceError, OperationalError
+
+    raised = {"database": OperationalError, "interface": InterfaceError, "redis": redis.exceptions.ConnectionError,
+              "broker": kombu.exceptions.OperationalError}[error]
+    calls = []
+
+    def away_once(*got):
+        calls.append(got)
+        if len(calls) == 1:
+            raise raised("gone for a while")
+
+    monkeypatch.setattr(f"devices.services.{body}", away_once)
+    result = task.apply(args=args)  # eager: Celery runs the retry at once, without its backoff wait
+    assert result.successful() and calls == [args, args]
+    assert task.retry_backoff and task.max_retries >= 5
+
+
+def test_a_bug_in_a_device_task_is_not_retried(monkeypatch):
+    calls = []
+
+    def broken(*got):
+        calls.append(got)
+        raise ValueError("a bug")
+
+    monkeypatch.setattr("devices.services.costs_for_trial_id", broken)
+    assert tasks.costs_for_trial.apply(args=(1,)).failed() and len(calls) == 1

@@ -203,3 +203,41 @@ async def test_a_batched_push_arrives_as_its_numbered_events(start_search, owner
     assert frame["seqs"] == numbers and numbers == list(range(numbers[0], numbers[0] + 5))
     assert [e["trial"]["id"] for e in frame["events"]] == [900, 901, 902, 903, 904]
     await communicator.disconnect()
+
+
+async def test_with_redis_away_the_handshake_is_a_clean_try_again_later(start_search, owner, settings):
+    """A channel layer on a port where no Redis listens (a stopped one): no HTTP 500 on the handshake,
+    but an accepted socket closed with 1013, which live_socket.js retries with backoff."""
+    import socket
+
+    from searches.consumers import TRY_AGAIN_LATER
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {
+        "hosts": [{"address": f"redis://127.0.0.1:{port}/0", "socket_connect_timeout": 1}]}}}
+    search = await new_search(start_search)
+    communicator, connected, _ = await connect(search.id, await headers_for(owner))
+    assert connected
+    closed = await communicator.receive_output(timeout=10)
+    assert closed == {"type": "websocket.close", "code": TRY_AGAIN_LATER}
+    await communicator.disconnect()
+
+
+async def test_with_the_database_away_the_handshake_is_a_clean_try_again_later(start_search, owner, monkeypatch):
+    from django.db import OperationalError
+
+    from searches.consumers import TRY_AGAIN_LATER
+
+    search = await new_search(start_search)
+    headers = await headers_for(owner)
+
+    def database_gone(*args):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr("searches.consumers.user_can_view_search", database_gone)
+    communicator, connected, _ = await connect(search.id, headers)
+    assert connected
+    assert await communicator.receive_output(timeout=10) == {"type": "websocket.close", "code": TRY_AGAIN_LATER}
+    await communicator.disconnect()

@@ -11,6 +11,13 @@ pytestmark = pytest.mark.django_db
 TINY_NB201 = {"C": 4, "N": 1}
 
 
+@pytest.fixture(autouse=True)
+def quiet_heartbeat(settings):
+    """The supernet's heartbeat thread has its own connection, which would wait on this test's open
+    transaction (and its stop on that wait): no beat within these short runs."""
+    settings.NASWEB_TRIAL_HEARTBEAT_SECONDS = 3600
+
+
 @pytest.fixture
 def sent(monkeypatch):
     calls = []
@@ -71,9 +78,9 @@ def test_a_cancelled_oneshot_search_stops_between_epochs(start_search, sent, mon
     services.advance_search(search.id)
     real = services.record_oneshot_epoch
 
-    def cancel_after_first(search_id, epoch, info):
+    def cancel_after_first(search_id, epoch, info, attempt):
         services.cancel_search(Search.objects.get(id=search_id))
-        return real(search_id, epoch, info)
+        return real(search_id, epoch, info, attempt)
 
     monkeypatch.setattr("searches.services.record_oneshot_epoch", cancel_after_first)
     runner.run_oneshot_search(search.id, worker="w")

@@ -17,6 +17,13 @@ STRATEGIES = {
 
 
 @pytest.fixture(autouse=True)
+def quiet_heartbeat(settings):
+    """The supernet's heartbeat thread has its own connection, which would wait on this test's open
+    transaction (and its stop on that wait): no beat within these short runs."""
+    settings.NASWEB_TRIAL_HEARTBEAT_SECONDS = 3600
+
+
+@pytest.fixture(autouse=True)
 def one_thread(settings):
     settings.NASWEB_TORCH_THREADS = 1  # two threads on a loaded 2-core machine run several times slower
 

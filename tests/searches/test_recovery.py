@@ -148,7 +148,7 @@ def test_run_trial_and_advance_retry_database_and_broker_outages():
     import kombu.exceptions
     import redis.exceptions
 
-    for task in (tasks.advance_search, tasks.run_trial):
+    for task in (tasks.advance_search, tasks.run_trial, tasks.run_oneshot):
         for error in (OperationalError, redis.exceptions.ConnectionError, kombu.exceptions.OperationalError):
             assert issubclass(error, task.autoretry_for)
         assert task.max_retries >= 10 and task.retry_backoff
