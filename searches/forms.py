@@ -20,6 +20,14 @@ from .models import Search
 from .oneshot.registry import ONESHOT_STRATEGIES
 from .pruners import pruner_choices
 from .services.search_spec import CONSTRAINT_RANGES, SEARCH_RANGES, validate_space
+from .settings_fields import (
+    add_setting_fields,
+    json_only,
+    merge_settings,
+    pruner_schema,
+    setting_field_name,
+    strategy_schema,
+)
 from .spaces.registry import SPACES
 from .strategies.base import DEFAULT_OBJECTIVE
 from .strategies.registry import STRATEGIES
@@ -198,8 +206,8 @@ class SearchForm(forms.Form):
     ])
     strategy_settings = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}),
-        help_text='for experts: JSON such as {"population_size": 20}, merged with the fields below; empty for the '
-                  'defaults')
+        help_text='for experts: JSON such as {"population_size": 20}. A key here sets its setting unless its field '
+                  'above was changed to another value (then both are refused); empty for the fields alone')
     second_objective = forms.ChoiceField(
         required=False, label="Second objective", choices=lambda: second_objective_choices(),
         help_text="adds a Pareto front to the search page; NSGA-II optimises both")
@@ -214,7 +222,8 @@ class SearchForm(forms.Form):
                                choices=lambda: [("", "none: every trial trains all its epochs"), *pruner_choices()],
                                help_text="stops unpromising trials between epochs")
     pruner_settings = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 1}),
-                                      help_text='JSON, e.g. {"eta": 3}; empty for the defaults')
+                                      help_text='for experts: JSON, e.g. {"eta": 3}, merged with the fields above '
+                                                'as the strategy\'s are; empty for the fields alone')
     warm_start_from = forms.ModelMultipleChoiceField(
         queryset=Search.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
         label="Warm start from", help_text="earlier searches on the same kind of space: their trials inform "
@@ -258,6 +267,33 @@ class SearchForm(forms.Form):
             defaults = cls.default_spec()
             for f in cls.spec_fields():
                 self.fields[spec_field_name(kind, f.name)] = _form_field(f, defaults.get(f.name))
+        # Some limits of a strategy's settings depend on the space: they are read off the chosen kind's default.
+        self.schema_space = self._chosen_space_kind()
+        add_setting_fields(self, "setting", {s: strategy_schema(s, self.schema_space) for s in self.strategy_names()})
+        add_setting_fields(self, "pruner_setting", {p: pruner_schema(p) for p, _ in pruner_choices()})
+        #: The settings whose values came from their fields (a service's message about one goes on its field).
+        self.from_fields = {"strategy_settings": set(), "pruner_settings": set()}
+
+    def _chosen_space_kind(self) -> str:
+        kind = self.data.get("space_kind") if self.is_bound else (self.initial or {}).get("space_kind")
+        return kind if kind in SPACES else next(iter(SPACES))
+
+    @staticmethod
+    def strategy_names() -> list[str]:
+        return [*STRATEGIES, *ONESHOT_STRATEGIES]
+
+    def strategy_fieldsets(self):
+        """[(strategy, label, [bound fields], [settings only the JSON box sets])]; JS shows the chosen one."""
+        labels = {k: c.label for k, c in (*STRATEGIES.items(), *ONESHOT_STRATEGIES.items())}
+        return [self._settings_fieldset("setting", s, labels[s], strategy_schema(s, self.schema_space))
+                for s in self.strategy_names()]
+
+    def pruner_fieldsets(self):
+        return [self._settings_fieldset("pruner_setting", p, label, pruner_schema(p)) for p, label in pruner_choices()]
+
+    def _settings_fieldset(self, prefix: str, owner: str, label: str, schema) -> tuple:
+        names = (setting_field_name(prefix, owner, info.name) for info in schema)
+        return owner, label, [self[n] for n in names if n in self.fields], json_only(schema)
 
     def space_fieldsets(self):
         """[(kind, label, [bound fields])] for the template; JS shows the chosen kind only."""
@@ -336,7 +372,27 @@ class SearchForm(forms.Form):
         data = super().clean()
         if bool(data.get("cost_limit")) != bool(data.get("cost_limit_target")):
             self.add_error("cost_limit_target", "give both the cost limit and its hardware target")
+        strategy, pruner = data.get("strategy", ""), data.get("pruner", "")
+        self._forget_other_settings(f"setting__{strategy}__", f"pruner_setting__{pruner}__")
+        if strategy:
+            self._merge("setting", strategy, strategy_schema(strategy, self.schema_space), "strategy_settings")
+        if pruner:
+            self._merge("pruner_setting", pruner, pruner_schema(pruner), "pruner_settings")
         return data
+
+    def _forget_other_settings(self, *chosen: str) -> None:
+        """The fields of the strategies and pruners not chosen are hidden and unused: their errors would be
+        messages no one can see, so they are dropped."""
+        for name in list(self._errors):
+            if name.startswith(("setting__", "pruner_setting__")) and not name.startswith(chosen):
+                del self._errors[name]
+
+    def _merge(self, prefix: str, owner: str, schema, json_field: str) -> None:
+        """The fields and the JSON box merged into cleaned_data[json_field], by settings_fields' rule."""
+        merged, from_fields = merge_settings(self, prefix, owner, schema, json_field)
+        if json_field in self.cleaned_data:  # not when the JSON was refused, or disagreed with a field
+            self.cleaned_data[json_field] = merged
+            self.from_fields[json_field] = from_fields
 
     def add_service_errors(self, error: ValidationError) -> None:
         """Map a service's 'spec.widths' style keys onto this form's fields."""
@@ -348,14 +404,21 @@ class SearchForm(forms.Form):
             elif key.startswith("training."):
                 field = key[len("training."):]
             elif key.startswith("strategy_settings."):
-                messages = [f"{key[len('strategy_settings.'):]}: {m}" for m in messages]
-                field = "strategy_settings"
+                setting = key[len("strategy_settings."):]
+                if setting in self.from_fields["strategy_settings"]:
+                    field = setting_field_name("setting", self.cleaned_data["strategy"], setting)
+                else:
+                    messages = [f"{setting}: {m}" for m in messages]
+                    field = "strategy_settings"
             elif key in ("prerank_proxy", "prerank_pool", "surrogate_quantile"):
                 field = key
             elif key.startswith("pruner_settings"):
                 if key.startswith("pruner_settings."):
                     messages = [f"{key[len('pruner_settings.'):]}: {m}" for m in messages]
                 field = "pruner_settings"
+                setting, _, rest = messages[0].partition(": ") if len(messages) == 1 else ("", "", "")
+                if setting in self.from_fields["pruner_settings"]:  # "eta: must be ..." about the eta field
+                    field, messages = setting_field_name("pruner_setting", self.cleaned_data["pruner"], setting), [rest]
             elif key == "objectives":
                 field = "second_objective"
             elif key == "constraints":

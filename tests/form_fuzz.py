@@ -37,9 +37,12 @@ def field_values(bound_field) -> st.SearchStrategy:
     return st.one_of(*options)
 
 
-def form_posts(form, fixed: dict | None = None) -> st.SearchStrategy:
-    """Whole POST bodies for a form: every field drawn independently, `fixed` fields as given."""
-    fixed = fixed or {}
+def form_posts(form, fixed: dict | None = None, skip=None) -> st.SearchStrategy:
+    """Whole POST bodies for a form: every field drawn independently, `fixed` fields as given, and the fields
+    for which `skip(name)` is true at their defaults."""
+    fixed = dict(fixed or {})
+    if skip is not None:
+        fixed.update({bf.html_name: browser_value(bf) for bf in form if skip(bf.html_name)})
     per_field = {bf.html_name: field_values(bf) for bf in form if bf.html_name not in fixed}
 
     def drop_absent(data: dict) -> dict:

@@ -1,6 +1,7 @@
 """A person in headless Chromium: log in, start a search from the form, watch the
 leaderboard fill without reloading. Run on both stacks: the embedded default
-(SQLite, no Redis, one process) and production (daphne + Celery + PostgreSQL + Redis)."""
+(SQLite, no Redis, one process) and production (daphne + Celery + PostgreSQL + Redis).
+Then, on the same embedded stack, one search per search space from the form's defaults."""
 
 import os
 import uuid
@@ -9,6 +10,7 @@ from contextlib import contextmanager
 import pytest
 from django.db import connection
 
+from searches.spaces.registry import SPACES
 from tests.processes import celery_worker, child_env, log_in_as_demo, manage, postgres_url, server
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -32,8 +34,10 @@ def chromium_page():
             browser.close()
 
 
-@pytest.fixture
-def embedded_stack(tmp_path):
+@pytest.fixture(scope="module")
+def embedded_stack(tmp_path_factory):
+    """One for the module: migrating and starting the server costs more than a test's searches."""
+    tmp_path = tmp_path_factory.mktemp("embedded")
     env = child_env(NASWEB_SQLITE_PATH=str(tmp_path / "db.sqlite3"))
     manage("migrate", "--noinput", "-v0", env=env)
     manage("nas_demo", "--no-search", env=env)
@@ -92,3 +96,52 @@ def start_and_watch(page, base):
     page.wait_for_function("document.getElementById('best-value').textContent.includes('%')")
     assert page.locator("#best-chart .scatterlayer .trace").count() == 2  # Plotly drew trials + best line
     assert page.locator("#pareto-chart .scatterlayer .trace").count() == 2  # trials + Pareto front
+
+
+#: The budget of the one-search-per-space test: 1 trial of 1 epoch on a twentieth of the data, a quarter of the
+#: widths; every other field at its default.
+TINY = {"#id_max_trials": "1", "#id_epochs": "1", "#id_data_fraction": "0.05", "#id_width_multiplier": "0.25"}
+
+
+def shown(page, selector: str) -> bool:
+    return page.locator(selector).is_visible()
+
+
+def settings_follow_the_selects(page) -> None:
+    page.select_option("#id_strategy", "evolution")
+    assert shown(page, "fieldset.strategy-settings[data-owner=evolution]")
+    assert shown(page, "#id_setting__evolution__population_size")
+    assert not shown(page, "fieldset.strategy-settings[data-owner=random]")
+    assert page.input_value("#id_setting__evolution__population_size") == "10"  # its default
+    page.select_option("#id_strategy", "random")
+    assert not shown(page, "fieldset.strategy-settings[data-owner=evolution]")
+    assert not shown(page, "fieldset.pruner-settings[data-owner=asha]")
+    page.select_option("#id_pruner", "asha")
+    assert shown(page, "#id_pruner_setting__asha__eta")
+    page.select_option("#id_pruner", "")
+    assert not shown(page, "fieldset.pruner-settings[data-owner=asha]")
+
+
+@pytest.mark.timeout(240)
+def test_one_search_per_space_starts_from_the_form_and_completes_a_trial(embedded_stack):
+    base = embedded_stack
+    with chromium_page() as page:
+        log_in_as_demo(page, base)
+        page.click("text=Digits demo")
+        page.click("text=New search")
+        new_search = page.url
+        settings_follow_the_selects(page)
+        started = {}
+        for kind in SPACES:
+            page.goto(new_search)
+            page.fill("#id_name", f"{kind} from the form")
+            page.select_option("#id_space_kind", kind)
+            for selector, value in TINY.items():
+                page.fill(selector, value)
+            page.click("#start-search")
+            page.wait_for_selector("#leaderboard", timeout=30_000)
+            started[kind] = page.url
+        for kind, url in started.items():
+            page.goto(url)
+            page.wait_for_selector("#leaderboard tbody tr.state-row-complete", timeout=120_000)
+            assert f"{kind} from the form" in page.inner_text("h1")

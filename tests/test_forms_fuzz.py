@@ -19,6 +19,7 @@ from devices.forms import TargetForm
 from devices.models import HardwareTarget
 from searches.forms import ProjectForm, SearchForm
 from searches.models import Dataset, Project, Search, SearchSpace
+from searches.pruners import PRUNERS
 from tests.form_fuzz import JUNK, form_posts
 from tests.searches.form_posts import browser_post
 
@@ -94,6 +95,15 @@ def test_the_upload_form(browser, media_in_tmp, data, content, filename):
     assert len(stored) == Dataset.objects.filter(source=Dataset.UPLOAD).count(), "no file without its row"
 
 
+def unchosen_settings(data, strategy: str | None = None, pruner: str | None = None):
+    """The settings fields of the strategies and pruners not chosen (drawn here when not given): the form ignores
+    them, so drawing values for them would only slow the test."""
+    strategy = strategy or data.draw(st.sampled_from(SearchForm.strategy_names()))
+    pruner = data.draw(st.sampled_from(["", *PRUNERS])) if pruner is None else pruner
+    chosen = (f"setting__{strategy}__", f"pruner_setting__{pruner}__")
+    return lambda name: name.startswith(("setting__", "pruner_setting__")) and not name.startswith(chosen)
+
+
 @pytest.fixture
 def media_in_tmp(settings):
     return settings.MEDIA_ROOT
@@ -103,7 +113,7 @@ def media_in_tmp(settings):
 @given(data=st.data())
 def test_the_search_form(browser, project, data):
     form = SearchForm(project=project)
-    post = data.draw(form_posts(form))
+    post = data.draw(form_posts(form, skip=unchosen_settings(data)))
     before = counts(Search, SearchSpace)
     response = browser.post(reverse("searches:search_create", args=[project.id]), post)
     check_answer(response, before, counts(Search, SearchSpace))
@@ -114,12 +124,12 @@ def test_the_search_form(browser, project, data):
 def test_the_search_form_near_its_defaults(browser, project, data):
     """Most fields at their defaults and one or two changed: the service's checks are reached, not only the form's."""
     form = SearchForm(project=project)
-    post = data.draw(form_posts(form))
+    strategy = data.draw(st.sampled_from(["random", "evolution", "nsga2", "darts", "proxyless", "grid", "bananas"]))
+    pruner = data.draw(st.sampled_from(["", "asha", "median"]))
+    post = data.draw(form_posts(form, skip=unchosen_settings(data, strategy, pruner)))
     defaults = browser_post(form)
     changed = data.draw(st.lists(st.sampled_from(sorted(post)), min_size=1, max_size=2, unique=True)) if post else []
-    body = {**defaults, "name": "fuzz", **{k: post[k] for k in changed}}
-    body["strategy"] = data.draw(st.one_of(st.just(body.get("strategy", "random")), st.sampled_from(
-        ["random", "evolution", "nsga2", "darts", "proxyless", "grid", "bananas"])))
+    body = {**defaults, "name": "fuzz", **{k: post[k] for k in changed}, "strategy": strategy, "pruner": pruner}
     body["strategy_settings"] = data.draw(st.one_of(st.just(""), JUNK, st.dictionaries(
         st.sampled_from(["population_size", "epochs", "eta", "order", "latency_target", "rank_check_archs", "x"]),
         st.one_of(st.integers(-5, 10**12), st.floats(allow_nan=False), st.text(max_size=5), st.booleans()),

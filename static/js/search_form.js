@@ -1,5 +1,22 @@
 // Show only the fieldset of the chosen search space, and under it the exact size of the space its fields
-// describe (asked of the server, which counts with the space's own size()).
+// describe (asked of the server, which counts with the space's own size()); and only the settings fields of
+// the chosen strategy and pruner.
+(function () {
+  function showChosen(selectId, fieldsetClass) {
+    const chooser = document.getElementById(selectId);
+    if (!chooser) return;
+    function sync() {
+      document.querySelectorAll("fieldset." + fieldsetClass).forEach(function (fs) {
+        fs.hidden = fs.dataset.owner !== chooser.value;
+      });
+    }
+    chooser.addEventListener("change", sync);
+    sync();
+  }
+  showChosen("id_strategy", "strategy-settings");
+  showChosen("id_pruner", "pruner-settings");
+})();
+
 (function () {
   const select = document.getElementById("id_space_kind");
   if (!select) return;
