@@ -3,9 +3,12 @@
 Seeds 1000-1029 (the reported figures, bench/strategies_nb201.py, use seeds 0-29): each setting runs
 50 queries per seed, searching on valid_acc; printed: the mean test accuracy of the best-validation
 cell at 50 queries (and at 25, 100 when asked). The defaults of the `zero_cost` preset in
-bench/strategies_nb201.py come from here.
+bench/strategies_nb201.py come from here. Grids: `warmup` (the initial samples from the top of a
+prior-ranked pool, the prior as a surrogate input), `keep` (the search restricted to the top
+fraction by prior).
 
-    .venv/bin/python bench/tune_zero_cost_warmup.py [--seeds 30] [--first-seed 1000] [--workers 2]
+    .venv/bin/python bench/tune_zero_cost_warmup.py --grid warmup --strategies bananas
+    .venv/bin/python bench/tune_zero_cost_warmup.py --grid keep [--seeds 30] [--first-seed 1000] [--workers 2]
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from searches.benchmarks.nb201 import Nb201Table, run_search  # noqa: E402
 
-GRID = {
-    "bananas": {"zero_cost_pool": [0, 100, 1000], "zero_cost_feature": [False, True], "initial_samples": [5, 10]},
-    "gp_bo": {"zero_cost_pool": [0, 100, 1000], "zero_cost_feature": [False], "initial_samples": [5, 10]},
+GRIDS = {
+    "warmup": {"bananas": {"zero_cost_pool": [0, 100, 1000], "zero_cost_feature": [False, True],
+                           "initial_samples": [5, 10]}},
+    "keep": {"bananas": {"zero_cost_keep": [1.0, 0.3, 0.2, 0.15, 0.1]},
+             "gp_bo": {"zero_cost_keep": [1.0, 0.3, 0.2, 0.15, 0.1]}},
 }
 _table: Nb201Table | None = None
 
@@ -45,15 +50,16 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--strategies", nargs="+", default=list(GRID), choices=list(GRID))
+    parser.add_argument("--grid", default="keep", choices=list(GRIDS))
+    parser.add_argument("--strategies", nargs="+", default=["bananas", "gp_bo"])
     args = parser.parse_args()
     table = Nb201Table.load()
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     print(f"NAS-Bench-201 CIFAR-10, seeds {seeds.start}-{seeds.stop - 1}, {args.queries} queries; test accuracy "
           f"of the best-validation cell, mean +- standard error; load {os.getloadavg()[0]:.1f}")
     with ProcessPoolExecutor(args.workers, initializer=_keep, initargs=(table,)) as pool:
-        for name in args.strategies:
-            grid = GRID[name]
+        for name in [name for name in args.strategies if name in GRIDS[args.grid]]:
+            grid = GRIDS[args.grid][name]
             for values in itertools.product(*grid.values()):
                 settings = dict(zip(grid, values, strict=True))
                 started = time.perf_counter()

@@ -63,7 +63,7 @@ def test_the_prior_feature_is_one_more_standardised_input():
     assert len({space.key(t.arch) for t in history}) == 15
 
 
-@pytest.mark.parametrize("setting", [{"zero_cost_pool": 100}, {"zero_cost_feature": True}])
+@pytest.mark.parametrize("setting", [{"zero_cost_pool": 100}, {"zero_cost_feature": True}, {"zero_cost_keep": 0.5}])
 def test_spaces_without_a_prior_refuse_the_warmup_with_a_message(setting):
     with pytest.raises(SpecError, match="has no zero-cost prior"):
         Bananas(ChainMLPSpace({}), setting)
@@ -81,3 +81,22 @@ def test_the_settings_schema_offers_the_warmup(name):
     schema = {info.name: info for info in STRATEGIES[name].settings_schema(NB201Space({}))}
     assert schema["zero_cost_pool"].default == 0 and "zero-cost prior" in schema["zero_cost_pool"].help
     assert schema["zero_cost_feature"].default is False
+
+
+def test_keep_restricts_every_proposal_to_the_top_fraction_by_prior():
+    space = NB201Space({"C": 8, "N": 1})
+    strategy = Bananas(space, {"zero_cost_keep": 0.2, "initial_samples": 4}, seed=1)
+    history = run(strategy, target_score, 12)  # random initial samples, then neighbours and random candidates
+    floor = strategy._prior_floor
+    reference = strategy.reference_priors()
+    assert len(reference) == 1000 and 0.15 <= (reference >= floor).mean() <= 0.3
+    assert all(space.zero_cost_prior(t.arch) >= floor for t in history)
+    assert len({space.key(t.arch) for t in history}) == 12
+    unrestricted = run(Bananas(space, {"initial_samples": 4}, seed=1), target_score, 12)
+    assert any(space.zero_cost_prior(t.arch) < floor for t in unrestricted)
+
+
+@pytest.mark.parametrize("value", [0.0, 1.5])
+def test_keep_is_a_fraction(value):
+    with pytest.raises(SpecError, match="zero_cost_keep"):
+        Bananas(NB201Space({}), {"zero_cost_keep": value})
