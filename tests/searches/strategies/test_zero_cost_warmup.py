@@ -100,3 +100,15 @@ def test_keep_restricts_every_proposal_to_the_top_fraction_by_prior():
 def test_keep_is_a_fraction(value):
     with pytest.raises(SpecError, match="zero_cost_keep"):
         Bananas(NB201Space({}), {"zero_cost_keep": value})
+
+
+def test_a_search_spec_with_the_warmup_on_a_space_without_a_prior_gets_a_field_error():
+    from django.core.exceptions import ValidationError
+
+    from searches.services.search_spec import _check_strategy
+
+    _check_strategy("bananas", NB201Space({}), {"zero_cost_pool": 100, "zero_cost_feature": True}, 0)
+    with pytest.raises(ValidationError) as caught:
+        _check_strategy("gp_bo", ChainMLPSpace({}), {"zero_cost_keep": 0.5}, 0)
+    assert "strategy_settings.zero_cost_keep" in caught.value.message_dict
+    assert "has no zero-cost prior" in str(caught.value)
