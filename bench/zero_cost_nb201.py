@@ -16,12 +16,21 @@
     .venv/bin/python bench/zero_cost_nb201.py headline --samples 300 --seed 0 --threads 1
     .venv/bin/python bench/zero_cost_nb201.py speed --samples 20 --seed 0 --threads 1
     .venv/bin/python bench/zero_cost_nb201.py ablation --samples 200 --seed 0 --threads 1
+    .venv/bin/python bench/zero_cost_nb201.py ablation-fg --samples 60 --seed 0 --threads 1
+
+  ablation-fg   the same for fisher and grasp (and snip, grad_norm from the same gradients): per
+             row one forward, the loss gradients with create_graph and one Hessian-gradient
+             product; the rows add the softmax temperature of Wang et al.'s GraSP code (T=200;
+             Abdelfattah et al. use T=1) and the columns grasp's sign convention (-theta H g,
+             the published score; +theta H g; sum |theta H g|) and fisher's reduction (per
+             channel, as Theis et al. and Abdelfattah et al.; per element).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import os
 import sys
 import time
 from pathlib import Path
@@ -166,16 +175,98 @@ def ablation(args) -> None:
         print(f"{label:<58}{cells}   ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
+FG_SETTINGS = [
+    ("defaults (N=5, photo crops, content labels, CE, BN train, T=1)", {}),
+    ("T=200 (Wang et al.'s GraSP code)", {"temperature": 200.0}),
+    ("photo crops, random labels", {"labels": "random"}),
+    ("BN eval mode", {"bn": "eval"}),
+    ("MSE loss", {"loss": "mse"}),
+    ("N=1", {"N": 1}),
+    ("noise input, random labels", {"inputs": "noise", "labels": "random"}),
+    ("digits, true labels", {"inputs": "digits"}),
+]
+FG_COLUMNS = ("snip", "grad_norm", "fisher/channel", "fisher/element", "grasp -tHg", "grasp +tHg", "grasp |tHg|")
+
+
+def fisher_grasp_scores(model, x, y, loss: str, bn: str, temperature: float) -> dict[str, float]:
+    """snip, grad_norm, two fisher reductions and three grasp sign conventions from one forward."""
+    from torch import nn
+
+    model = copy.deepcopy(model)
+    if bn == "removed":
+        model = remove_batch_norm(model)
+    model.train(bn != "eval")
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    outputs: dict[int, torch.Tensor] = {}
+    handles = [m.register_forward_hook(lambda m, i, o: outputs.__setitem__(id(m), o)) for m in layers]
+    logits = model(x) / temperature
+    for handle in handles:
+        handle.remove()
+    value = (F.cross_entropy(logits, y) if loss == "cross-entropy"
+             else F.mse_loss(logits, F.one_hot(y, CIFAR_CLASSES).float()))
+    weights = [m.weight for m in layers]
+    acts = [outputs[id(m)] for m in layers]
+    grads = torch.autograd.grad(value, weights + acts, allow_unused=True, create_graph=True)
+    w_grads, a_grads = grads[:len(weights)], grads[len(weights):]
+    pairs = [(w, g) for w, g in zip(weights, w_grads, strict=True) if g is not None]
+    scores = {"snip": sum(float((w.detach() * g.detach()).abs().sum()) for w, g in pairs),
+              "grad_norm": sum(float(g.detach().norm()) for _, g in pairs)}
+    channel = element = 0.0
+    for a, g in zip(acts, a_grads, strict=True):
+        if g is None:
+            continue
+        product = (a.detach() * g.detach())
+        per_channel = product.sum(tuple(range(2, product.dim()))) if product.dim() > 2 else product
+        channel += float(0.5 * per_channel.pow(2).mean(0).sum())
+        element += float(0.5 * product.pow(2).mean(0).sum())
+    scores["fisher/channel"], scores["fisher/element"] = channel, element
+    z = sum((g.detach() * g).sum() for _, g in pairs)
+    hg = torch.autograd.grad(z, [w for w, _ in pairs], allow_unused=True) if z.requires_grad else [None] * len(pairs)
+    products = [w.detach() * h for (w, _), h in zip(pairs, hg, strict=True) if h is not None]
+    scores["grasp -tHg"] = -sum(float(p.sum()) for p in products)
+    scores["grasp +tHg"] = -scores["grasp -tHg"]
+    scores["grasp |tHg|"] = sum(float(p.abs().sum()) for p in products)
+    return scores
+
+
+def ablation_fisher_grasp(args) -> None:
+    rows = sample_cells(Nb201Table.load(), args.samples, args.seed)
+    accuracies = [row.test_acc for row in rows]
+    print(f"{len(rows)} cells (seed {args.seed}), C=16, batch 64, {torch.get_num_threads()} thread(s); Spearman rho "
+          f"with CIFAR-10 test accuracy (published: fisher {PUBLISHED_RHO['fisher']}, grasp {PUBLISHED_RHO['grasp']}, "
+          f"snip {PUBLISHED_RHO['snip']}, grad_norm {PUBLISHED_RHO['grad_norm']}); load {os.getloadavg()[0]:.1f}")
+    print(f"{'setting':<64}" + "".join(f"{name:>15}" for name in FG_COLUMNS))
+    chosen = args.settings if args.settings else range(len(FG_SETTINGS))
+    base = {**BASE, "temperature": 1.0}
+    for label, change in (FG_SETTINGS[i] for i in chosen):
+        setting = {**base, **change}
+        started = time.perf_counter()
+        x, y = proxy_batch(64, args.seed, setting["inputs"], setting["labels"])
+        space = NB201Space({"C": 16, "N": setting["N"]})
+        columns: dict[str, list[float]] = {name: [] for name in FG_COLUMNS}
+        for row in rows:
+            torch.manual_seed(args.seed)
+            model = space.to_torch(string_to_arch(row.arch), CIFAR_INPUT, CIFAR_CLASSES)
+            torch.manual_seed(args.seed)
+            scores = fisher_grasp_scores(model, x, y, setting["loss"], setting["bn"], setting["temperature"])
+            for name in FG_COLUMNS:
+                columns[name].append(scores[name])
+        cells = "".join(f"{spearman(columns[name], accuracies):>15.3f}" for name in FG_COLUMNS)
+        print(f"{label:<64}{cells}   ({time.perf_counter() - started:.0f} s, load {os.getloadavg()[0]:.1f})",
+              flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("headline", "speed", "ablation"))
+    parser.add_argument("part", choices=("headline", "speed", "ablation", "ablation-fg"))
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--settings", type=int, nargs="*", help="ablation: run only these rows (0-based)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    {"headline": headline, "speed": speed, "ablation": ablation}[args.part](args)
+    {"headline": headline, "speed": speed, "ablation": ablation,
+     "ablation-fg": ablation_fisher_grasp}[args.part](args)
 
 
 if __name__ == "__main__":

@@ -52,28 +52,22 @@ def sample_cells(table: Nb201Table, samples: int, seed: int) -> list[Nb201Row]:
 
 
 def proxy_correlations(rows: list[Nb201Row], proxies: list[str], space: NB201Space, batch: int = 64,
-                       seed: int = 0, batch_data=None) -> ProxyCheck:
+                       seed: int = 0, batch_data=None, workers: int = 1) -> ProxyCheck:
     """Score every cell with every proxy (each network built once, with the same seed) on one
     minibatch, and return each proxy's rho with test accuracy. batch_data: (x, y); by default
-    the seeded photo-crop batch of proxy_batch (content labels)."""
-    import torch
-
+    the seeded photo-crop batch of proxy_batch (content labels). workers > 1 scores the cells in
+    that many processes of one torch thread each (the same scores: each cell is seeded alone)."""
     check_proxy_names(proxies)
     x, y = batch_data if batch_data is not None else proxy_batch(batch, seed)
     results = {name: ProxyCorrelation(name) for name in proxies}
     started = time.perf_counter()
     build_seconds = 0.0
-    for row in rows:
-        built = time.perf_counter()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = space.to_torch(string_to_arch(row.arch), CIFAR_INPUT, CIFAR_CLASSES)
-        build_seconds += time.perf_counter() - built
-        wanted = [name for name, result in results.items() if not result.not_applicable]
-        for name, score in compute_proxies(wanted, model, x, y, seed=seed).items():
+    for scores, built in scored_cells([row.arch for row in rows], proxies, space, x, y, seed, workers):
+        build_seconds += built
+        for name, score in scores.items():
             if isinstance(score, ProxyError):
-                results[name].not_applicable = str(score)
-            else:
+                results[name].not_applicable = results[name].not_applicable or str(score)
+            elif not results[name].not_applicable:
                 results[name].scores.append(score if not math.isnan(score) else -math.inf)
     accuracies = [row.test_acc for row in rows]
     for result in results.values():
@@ -81,6 +75,43 @@ def proxy_correlations(rows: list[Nb201Row], proxies: list[str], space: NB201Spa
             result.cells = len(result.scores)
             result.rho = spearman(result.scores, accuracies)
     return ProxyCheck(list(results.values()), time.perf_counter() - started, build_seconds)
+
+
+def scored_cells(archs: list[str], proxies: list[str], space: NB201Space, x, y, seed: int, workers: int):
+    """(scores, build seconds) of each cell in order; in `workers` spawned processes when above 1
+    (spawn, not fork: a forked copy of torch's thread pool can hang)."""
+    if workers <= 1:
+        skipped: set[str] = set()
+        for arch in archs:
+            scores, built = score_cell(arch, [p for p in proxies if p not in skipped], space.spec, x, y, seed)
+            skipped.update(name for name, score in scores.items() if isinstance(score, ProxyError))
+            yield scores, built
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_one_thread) as pool:
+        yield from pool.map(score_cell, archs, [proxies] * len(archs), [space.spec] * len(archs),
+                            [x] * len(archs), [y] * len(archs), [seed] * len(archs))
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def score_cell(arch: str, proxies: list[str], spec: dict, x, y, seed: int) -> tuple[dict, float]:
+    """Every proxy of one cell's network, built once with `seed`; and the build's seconds."""
+    import torch
+
+    built = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = NB201Space(spec).to_torch(string_to_arch(arch), CIFAR_INPUT, CIFAR_CLASSES)
+    built = time.perf_counter() - built
+    return compute_proxies(proxies, model, x, y, seed=seed), built
 
 
 def spearman(a: list[float], b: list[float]) -> float:

@@ -199,6 +199,14 @@ class SearchSpace(ABC):
         """log10 of the number of distinct architectures (exact via size() when small)."""
         return math.log10(self.size())
 
+    #: What zero_cost_prior computes, for help texts; empty when the space has none.
+    zero_cost_prior_label: str = ""
+
+    def zero_cost_prior(self, arch: dict) -> float:
+        """A score computed from the architecture alone, without building or training it, that
+        ranks architectures like their accuracy (higher is better); spaces without one raise."""
+        raise NotImplementedError(f"the {self.kind} space has no zero-cost prior")
+
     def size(self) -> int:
         """Exact number of distinct architectures. Default: product of choices,
         which is exact for spaces whose decisions are all always active."""

@@ -10,7 +10,7 @@ the full op set are the 15,625 rows of the published benchmark table.
 from __future__ import annotations
 
 from .base import Decision, SearchSpace, SpecField
-from .nb201_cell import EDGE_NAMES, OPS, arch_to_string
+from .nb201_cell import EDGE_NAMES, OPS, arch_to_string, effective_cell_weights
 from .spec_checks import check_image_shape, check_int, check_options, check_task
 
 
@@ -52,6 +52,14 @@ class NB201Space(SearchSpace):
         channels_in, _, _ = check_image_shape(input_shape)
         self.validate_arch(arch)
         return nb201_modules.Network(arch, channels_in, self.spec["C"], self.spec["N"], num_classes)
+
+    zero_cost_prior_label = "effective parameters (convolution weights on edges that reach the output)"
+
+    def zero_cost_prior(self, arch: dict) -> float:
+        """Effective parameters of the network: the live edges' convolution weights of one cell
+        (nb201_cell.effective_cell_weights) times C squared, over the 3 x N cells of widths C, 2C, 4C."""
+        self.validate_arch(arch)
+        return float(effective_cell_weights(arch) * self.spec["C"] ** 2 * 21 * self.spec["N"])
 
     def describe(self, arch: dict) -> str:
         return arch_to_string(arch)

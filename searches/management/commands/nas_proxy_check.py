@@ -38,6 +38,8 @@ class Command(BaseCommand):
         parser.add_argument("--N", type=int, default=5, help="cells per stage (the papers: 5)")
         parser.add_argument("--table", default=None, help="a NAS-Bench-201 CSV; the shipped table by default")
         parser.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 leaves torch's default")
+        parser.add_argument("--workers", type=int, default=1,
+                            help="processes scoring cells side by side, one torch thread each (same scores)")
 
     def handle(self, *args, **opts):
         import torch
@@ -48,13 +50,16 @@ class Command(BaseCommand):
         try:
             table = Nb201Table.load(opts["table"])
             space = NB201Space({"C": opts["C"], "N": opts["N"]})
+            if opts["workers"] < 1:
+                raise ValueError(f"workers must be at least 1, got {opts['workers']}")
             rows = sample_cells(table, opts["samples"], opts["seed"])
             data = proxy_batch(opts["batch"], opts["seed"], opts["inputs"], opts["labels"])
             self.stdout.write(f"{len(rows)} NAS-Bench-201 cells (seed {opts['seed']}) of {len(table):,}; network "
                               f"C={opts['C']} N={opts['N']}, untrained; input: {INPUT_WORDS[opts['inputs']]} "
                               f"({opts['batch']}, {', '.join(map(str, CIFAR_INPUT))}), {CIFAR_CLASSES} classes, "
                               f"{LABEL_WORDS[opts['labels']]}, seed {opts['seed']}; target: CIFAR-10 test accuracy")
-            check = proxy_correlations(rows, proxies, space, opts["batch"], opts["seed"], batch_data=data)
+            check = proxy_correlations(rows, proxies, space, opts["batch"], opts["seed"], batch_data=data,
+                                       workers=opts["workers"])
         except (BenchmarkTableError, SpecError, ProxyError, ProxyBatchError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"{'proxy':<16}{'spearman_rho':>13}{'published':>11}")
@@ -64,5 +69,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"{r.proxy:<16}{'n/a':>13}{published:>11}  ({r.not_applicable})")
             else:
                 self.stdout.write(f"{r.proxy:<16}{r.rho:>13.3f}{published:>11}")
+        import os
+
         self.stdout.write(f"{check.seconds:.1f} s for {len(rows)} cells x {len(proxies)} proxies "
-                          f"({check.seconds / len(rows):.2f} s a cell, network builds {check.build_seconds:.1f} s)")
+                          f"({check.seconds / len(rows):.2f} s a cell, network builds {check.build_seconds:.1f} s; "
+                          f"{opts['workers']} worker(s), {torch.get_num_threads()} thread(s); "
+                          f"load {os.getloadavg()[0]:.1f})")

@@ -142,3 +142,15 @@ def test_the_management_command_rejects_bad_input_with_a_message(tmp_path):
     with pytest.raises(CommandError, match="unknown proxy 'magic'"):
         call_command("nas_proxy_check", proxy="snip,magic", samples=3, batch=4, C=2, N=1,
                      table=str(small_table(tmp_path)))
+
+
+@pytest.mark.integration  # spawns two worker processes that import torch: a minute on a busy machine
+def test_proxy_correlations_in_worker_processes_give_the_same_scores(tmp_path):
+    table = Nb201Table.load(small_table(tmp_path))
+    rows = sample_cells(table, 3, seed=0)
+    space = NB201Space({"C": 2, "N": 1})
+    alone = proxy_correlations(rows, ["snip", "params", "decoder_params"], space, batch=4)
+    shared = proxy_correlations(rows, ["snip", "params", "decoder_params"], space, batch=4, workers=2)
+    assert [(r.scores, r.rho, r.not_applicable) for r in shared.correlations] == \
+        [(r.scores, r.rho, r.not_applicable) for r in alone.correlations]
+    assert len(shared.correlations[0].scores) == 3 and shared.correlations[2].not_applicable

@@ -56,4 +56,6 @@ def test_the_schema_describes_itself_in_words():
     assert text == ("its settings are population_size: a whole number from 2 to 10000 (default 10); "
                     "sample_size: a whole number from 1 to 10 (default 7)")
     assert describe_schema([]) == "it takes no settings"
-    assert STRATEGIES["bananas"].settings_schema(SPACE)[8].describe() == 'acquisition: one of its, ucb (default "ucb")'
+    bananas = {info.name: info for info in STRATEGIES["bananas"].settings_schema(SPACE)}
+    assert bananas["acquisition"].describe() == 'acquisition: one of its, ucb (default "ucb")'
+    assert bananas["zero_cost_feature"].describe().startswith("zero_cost_feature: ")
