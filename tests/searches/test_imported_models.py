@@ -152,6 +152,8 @@ def test_the_upload_page_is_for_members_only_and_leads_to_the_prune_form(client,
     assert trial.search.name == "Uploaded model: from my laptop"
     page = client.get(started["Location"]).content.decode()
     assert 'id="prune-form"' in page and "Uploaded model recorded" in page
+    assert client.get(f"/searches/{trial.search_id}/").status_code == 200
+    assert client.get(f"/trials/{trial.id}/").status_code == 200
     pruned = client.post(started["Location"], {"budget_metric": "params", "budget_value": "2500",
                                                "strategy": "evolution", "candidates": "2", "finetune_epochs": "1"})
     search = Search.objects.get(name__startswith="Prune trial")
