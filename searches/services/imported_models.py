@@ -79,7 +79,10 @@ def _checked_upload(data, spec_file, state_dict_file) -> CheckedUpload:
                            vocab_size=getattr(data, "vocab_size", 0))
     state = _read_state_dict(_read_limited(state_dict_file, settings.NASWEB_MAX_UPLOAD_BYTES, "state_dict"))
     _check_matches_model(state, model)
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:  # e.g. a tensor whose type cannot be copied into the parameter
+        raise ValidationError({"state_dict": f"its weights do not load: {str(exc).splitlines()[0][:300]}"}) from exc
     return CheckedUpload(spec, space, model.eval())
 
 
@@ -110,16 +113,18 @@ def _read_spec(content: bytes) -> dict:
 def _spec_space(spec: dict):
     """The spec's space (without any pruning provenance), checked to hold the spec's architecture."""
     kind, space_spec = spec["space_kind"], spec["space_spec"]
-    if kind not in PRUNABLE_KINDS:
+    if not isinstance(kind, str) or kind not in PRUNABLE_KINDS:
         raise ValidationError({"spec": f"pruning is available for the {', '.join(sorted(PRUNABLE_KINDS))} spaces; "
                                        f"this model's space is {kind!r}"})
-    if not isinstance(space_spec, dict) or PRUNED_FROM in space_spec:
+    if not isinstance(space_spec, dict):
         raise ValidationError({"spec": "space_spec must be the space's settings, a JSON object"})
+    if PRUNED_FROM in space_spec:  # our exports never write it: it names a trial of this database
+        raise ValidationError({"spec": f"space_spec holds {PRUNED_FROM!r}: upload the spec as an export gives it"})
     try:
         space = build_space(kind, space_spec)
         space.validate_arch(spec["arch"])
     except SpecError as exc:
-        raise ValidationError({"spec": f"not a model of the {kind} space: {exc.message}"}) from exc
+        raise ValidationError({"spec": f"not a model of the {kind} space: {exc}"}) from exc
     except (TypeError, ValueError, KeyError) as exc:
         raise ValidationError({"spec": f"not a model of the {kind} space: {exc!r}"}) from exc
     return space
@@ -163,6 +168,10 @@ def _check_matches_model(state: dict, model) -> None:
     if wrong:
         raise ValidationError({"state_dict": "its shapes are not those of the model the spec describes: "
                                              + _few(wrong)})
+    kinds = [f"{k} is {state[k].dtype}, the model's is {v.dtype}" for k, v in expected.items()
+             if state[k].is_floating_point() != v.is_floating_point() or state[k].is_complex()]
+    if kinds:
+        raise ValidationError({"state_dict": "its number types are not those of the model: " + _few(kinds)})
     if not all(bool(t.isfinite().all()) for t in state.values() if t.is_floating_point()):
         raise ValidationError({"state_dict": "its weights hold NaN or infinite values"})
 
