@@ -454,3 +454,14 @@ class PruningForm(forms.Form):
         return {"budget_kind": kind, "budget_value": d["budget_value"], "strategy": d["strategy"],
                 "candidates": d["candidates"], "finetune_epochs": d["finetune_epochs"],
                 "target_metric": d["budget_metric"] if kind == "target" else ""}
+
+
+class ModelUploadForm(forms.Form):
+    """Prune an uploaded model, step 1: the two files a trial's export page gives. The service
+    (services/imported_models.py) checks that they are one model of a space we prune, for this project's data."""
+
+    spec = forms.FileField(label="JSON spec (.json)", help_text="the “JSON spec” export: space, architecture, input")
+    state_dict = forms.FileField(label="Weights (.pt state_dict)",
+                                 help_text="torch.save(model.state_dict()) of that model, trained on this data")
+    name = forms.CharField(label="Name", required=False, max_length=80,
+                           help_text="how the uploaded model is called here (default: its architecture)")

@@ -19,6 +19,7 @@ urlpatterns = [
     path("searches/<int:search_id>/cancel/", views.search_cancel, name="search_cancel"),
     path("searches/<int:search_id>/retrain/", views.search_retrain, name="search_retrain"),
     path("searches/<int:search_id>/trials.csv", report_views.search_trials_csv, name="search_trials_csv"),
+    path("projects/<int:project_id>/prune-upload/", pruning_views.model_upload, name="model_upload"),
     path("projects/<int:project_id>/compare/", report_views.project_compare, name="project_compare"),
     path("searches/<int:search_id>/analysis/", report_views.search_analysis_view, name="search_analysis"),
     path("searches/<int:search_id>/analysis.json", live_chart_views.search_analysis_json, name="search_analysis_json"),

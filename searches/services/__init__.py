@@ -7,6 +7,7 @@
 - trials.py        one trial's life: claim, heartbeats, epochs, pruning, its final state, requeue
 - recovery.py      the sweep: stale trials back to the queue, lost messages sent again, searches advanced
 - pruning.py       pruning searches: which widths of a completed trial's trained model to keep
+- imported_models.py  a trained model uploaded (JSON spec + state_dict) as a completed trial to prune
 - oneshot.py       one-shot searches: the supernet task, its epochs and result
 - sharing.py       read-only share links of a search
 - external.py      ask/tell: trials that the user's own training script claims, reports and ends
@@ -19,6 +20,7 @@ ValidationError keyed by field.
 """
 
 from .external import ask_trial, heartbeat, report_epoch, tell_trial
+from .imported_models import import_trained_model
 from .lifecycle import (
     abort_search,
     advance_search,
@@ -67,7 +69,8 @@ __all__ = [
     "PruningRequest", "SweepReport", "abort_search", "advance_search", "ask_trial", "beat_oneshot", "beat_trial",
     "benchmark_dataset", "builtin_dataset", "can_share", "cancel_search", "claim_oneshot", "claim_trial",
     "complete_trial", "create_project", "create_project_with_data", "create_share_link", "create_token",
-    "dataset_by_choice", "fail_oneshot", "fail_trial", "finish_oneshot", "heartbeat", "holds_trial", "pause_search",
+    "dataset_by_choice", "fail_oneshot", "fail_trial", "finish_oneshot", "heartbeat", "holds_trial",
+    "import_trained_model", "pause_search",
     "prune_trial", "record_epoch", "record_oneshot_epoch", "recover_active_searches", "recover_stale_trials",
     "release_lost_oneshot", "report_epoch", "requeue_lost_trial", "resume_search", "retrain_architecture",
     "revoke_share_link", "revoke_token", "split_oneshot_settings", "start_pruning_search", "start_search", "sweep",

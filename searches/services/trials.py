@@ -193,3 +193,15 @@ def requeue_orphaned_trials(search: Search, orphaned_worker_prefix: str) -> None
         return  # external trials are asked for by the user's script, never sent to our workers
     for trial_id in search.trials.filter(state=Trial.QUEUED).values_list("id", flat=True):
         dispatch.run_trial_later(trial_id, search.device)
+
+
+def record_imported_trial(search: Search, arch: dict, space, metrics: dict, worker: str = "upload") -> Trial:
+    """A completed trial whose model was trained elsewhere and uploaded (services/imported_models.py):
+    trial 1 of its search, with the metrics measured on the project's data, and no epochs."""
+    now = timezone.now()
+    trial = Trial.objects.create(search=search, number=1, arch=arch, arch_key=space.key(arch),
+                                 description=space.describe(arch)[:300], state=Trial.COMPLETE, metrics=metrics,
+                                 val_accuracy=metrics.get("val_accuracy"), params=metrics.get("params"),
+                                 worker=worker, device="cpu", queued_at=now, started_at=now, finished_at=now)
+    events.trial_changed(trial)
+    return trial

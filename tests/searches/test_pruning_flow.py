@@ -170,3 +170,34 @@ def test_the_learned_gates_run_as_one_task_then_one_trial_from_the_gated_model(p
     trial.refresh_from_db()
     assert trial.state == Trial.COMPLETE and trial.metrics["params"] <= 2500, trial.error
     assert search.state == Search.DONE
+
+
+CNN_SPACE = {"min_stages": 1, "max_stages": 2, "min_blocks": 1, "max_blocks": 2, "channels": [4, 8, 12, 16],
+             "kernels": [3], "block_types": ["mbconv", "conv"], "expansions": [1, 2], "strides": [1, 2],
+             "stem_channels": 8}
+CNN_ARCH = {"stages": 2, "blocks_1": 2, "channels_1": 16, "kernel_1": 3, "block_1": "mbconv", "expansion_1": 2,
+            "blocks_2": 2, "channels_2": 12, "kernel_2": 3, "block_2": "conv"}
+
+
+def test_a_macro_cnn_trial_is_pruned_from_the_web(client, project, owner, member):
+    search = services.start_search(project, owner, name="cnn", space_kind="macro_cnn", space_spec=CNN_SPACE,
+                                   strategy="random", max_trials=1, training={"epochs": 1}, seed=0)
+    (trial_id,) = services.advance_search(search.id)
+    Trial.objects.filter(id=trial_id).update(arch=CNN_ARCH)
+    runner.run_trial(trial_id, worker="w")
+    trial = Trial.objects.get(id=trial_id)
+    assert trial.state == Trial.COMPLETE, trial.error
+    client.force_login(member)
+    assert f'href="/trials/{trial.id}/prune/"' in client.get(f"/trials/{trial.id}/").content.decode()
+    budget = int(trial.metrics["params"] * 0.6)
+    started = client.post(f"/trials/{trial.id}/prune/", {"budget_metric": "params", "budget_value": str(budget),
+                                                         "strategy": "random", "candidates": "1",
+                                                         "finetune_epochs": "1"})
+    assert started.status_code == 302, started.content.decode()[-2000:]
+    pruning = Search.objects.get(name__startswith="Prune trial")
+    assert pruning.space.kind == "macro_cnn" and pruning.space.pruned_from_trial_id == trial.id
+    (candidate,) = run_all(pruning)
+    assert candidate.state == Trial.COMPLETE and candidate.metrics["params"] <= budget, candidate.error
+    assert candidate.arch["channels_1"] <= 16 and candidate.arch.get("channels_2", 0) <= 12
+    assert 0 <= candidate.metrics["pruned_val_accuracy"] <= 1
+    assert client.get(f"/trials/{candidate.id}/").status_code == 200
