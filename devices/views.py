@@ -11,10 +11,16 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from searches.access import search_for_user
+from searches.query_numbers import whole_number
 
 from . import charts, queries, services
 from .access import own_target, targets_for_user
 from .forms import TargetForm
+
+
+def posted(request):
+    """The form's data on a POST, even an empty one (which then says what is required); None on a GET."""
+    return request.POST if request.method == "POST" else None
 
 
 @login_required
@@ -28,7 +34,7 @@ def target_list(request):
 
 @login_required
 def target_create(request):
-    form = TargetForm(request.POST or None, user=request.user)
+    form = TargetForm(posted(request), user=request.user)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
@@ -45,7 +51,7 @@ def target_create(request):
 @login_required
 def target_edit(request, target_id):
     target = own_target(request.user, target_id)
-    form = TargetForm(request.POST or None, user=request.user, initial=TargetForm.initial_for(target))
+    form = TargetForm(posted(request), user=request.user, initial=TargetForm.initial_for(target))
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
@@ -76,7 +82,7 @@ def target_defaults(request):
 
 
 def _ids(text: str | None) -> list[int]:
-    return [int(part) for part in (text or "").split(",") if part.strip().isdigit()]
+    return [number for part in (text or "").split(",") if (number := whole_number(part)) is not None]
 
 
 def comparison_state(search, query) -> dict:
@@ -117,7 +123,8 @@ def search_devices_measure(request, search_id):
     """Any one trial on request: its costs on every target, from the measuring workers."""
     search = search_for_user(request.user, search_id)
     number = request.POST.get("number", "")
-    trial = search.trials.filter(number=int(number)).first() if number.isdigit() else None
+    trial_number = whole_number(number)
+    trial = search.trials.filter(number=trial_number).first() if trial_number is not None else None
     if trial is None or trial.state != "complete":
         messages.warning(request, f"Trial {number or '?'} is not a complete trial of this search.")
     else:

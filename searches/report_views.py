@@ -16,6 +16,7 @@ from .analysis_report import project_histories, search_analysis
 from .export import FORMATS
 from .export_loader import ExportError
 from .models import ShareLink
+from .query_numbers import whole_number
 from .share_report import share_report
 from .trial_export import export_trial, trials_csv
 from .trial_report import compare_report, config_rows, trial_report
@@ -66,10 +67,11 @@ def compared_numbers(raw: list[str]) -> list[int]:
     for part in ",".join(raw).replace(" ", ",").split(","):
         if not part:
             continue
-        if not part.isdigit():
-            raise ValidationError(f"“{part}” is not a trial number")
-        if int(part) not in numbers:
-            numbers.append(int(part))
+        number = whole_number(part)
+        if number is None:
+            raise ValidationError(f"“{part[:40]}” is not a trial number")
+        if number not in numbers:
+            numbers.append(number)
     if not 2 <= len(numbers) <= MAX_COMPARED:
         raise ValidationError(f"choose 2 to {MAX_COMPARED} trials to compare, not {len(numbers)}")
     return numbers

@@ -18,6 +18,7 @@ from .access import project_for_user, search_for_user, visible_projects
 from .clone import clone_initial
 from .forms import ProjectForm, SearchForm, SignUpForm
 from .oneshot.registry import ONESHOT_STRATEGIES
+from .query_numbers import whole_number
 from .report_views import sharing_context
 
 
@@ -64,8 +65,8 @@ def project_detail(request, project_id):
 @login_required
 def search_create(request, project_id):
     project = project_for_user(request.user, project_id)
-    source = project.searches.filter(id=request.GET["clone"]).first() if request.GET.get("clone", "").isdigit() \
-        else None
+    clone_id = whole_number(request.GET.get("clone"))
+    source = project.searches.filter(id=clone_id).first() if clone_id is not None else None
     form = SearchForm(request.POST or None, project=project, user=request.user,
                       initial=clone_initial(source) if source else None)
     if request.method == "POST" and form.is_valid():
@@ -190,10 +191,10 @@ def search_charts(request, search_id):
 def search_events(request, search_id):
     """?after=N&log=<incarnation>: the numbered events after N, or a reset."""
     search = search_for_user(request.user, search_id)
-    after = request.GET.get("after", "0")
-    if not after.isdigit():
+    after = whole_number(request.GET.get("after", "0"))
+    if after is None:
         return _bad_query(queries.QueryError("after is a whole number: the last event number the page has"))
-    answer = queries.events_after(search, int(after), request.GET.get("log", ""))
+    answer = queries.events_after(search, after, request.GET.get("log", ""))
     return JsonResponse(answer | {"status": search_status.status(search, embedded.trial_lines())})
 
 

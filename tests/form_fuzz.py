@@ -3,10 +3,26 @@ or junk (huge, negative, non-finite numbers, odd text, deep JSON), or absent."""
 
 from __future__ import annotations
 
+import os
+
 from django import forms
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from tests.searches.form_posts import _flat_choices, browser_value
+
+#: Examples per fuzz test: 500 with -m fuzz (make test-forms), 50 in the suite (tests/conftest.py sets it);
+#: NASWEB_FUZZ_EXAMPLES overrides both.
+FUZZ_EXAMPLES = int(os.environ.get("NASWEB_FUZZ_EXAMPLES", "50"))
+
+
+def fuzz_settings(weight: int = 1) -> settings:
+    """Hypothesis settings for a fuzz test: `weight` times FUZZ_EXAMPLES examples, derandomised (the same
+    bodies every run), no example database, no deadline (a request can take a while on a loaded machine)."""
+    return settings(max_examples=weight * FUZZ_EXAMPLES, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                           HealthCheck.data_too_large])
+
 
 JUNK = st.one_of(
     st.sampled_from(["", " ", "-5", "0", "1", "2", "-1", "1e400", "-1e400", "nan", "inf", "1e3", "3.5", "0.0000001",

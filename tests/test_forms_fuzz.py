@@ -6,13 +6,12 @@ No work is sent (dispatch.send_now is a no-op) and no training runs: a search th
 """
 
 import json
-import os
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.forms import TargetForm
@@ -20,15 +19,12 @@ from devices.models import HardwareTarget
 from searches.forms import ProjectForm, SearchForm
 from searches.models import Dataset, Project, Search, SearchSpace
 from searches.pruners import PRUNERS
-from tests.form_fuzz import JUNK, form_posts
+from tests.form_fuzz import JUNK, form_posts, fuzz_settings
 from tests.searches.form_posts import browser_post
 
 pytestmark = [pytest.mark.django_db, pytest.mark.fuzz, pytest.mark.timeout(1800)]
-#: 500 per form with -m fuzz (make test-forms), 50 in the 4-minute suite (tests/conftest.py sets it);
-#: NASWEB_FUZZ_EXAMPLES overrides both.
-FUZZ = settings(max_examples=int(os.environ["NASWEB_FUZZ_EXAMPLES"]), deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                       HealthCheck.data_too_large])
+#: 500 per form with -m fuzz (make test-forms), 50 in the 4-minute suite (tests/form_fuzz.py).
+FUZZ = fuzz_settings()
 
 
 @pytest.fixture(autouse=True)

@@ -25,6 +25,7 @@ FLOORS = (
     ("nasweb.env", 1), ("nasweb.settings", 1), ("nasweb.celery", 1), ("nasweb.channel_layers", 1), ("nasweb", 1),
     ("searches.models", 1), ("devices.models", 1), ("searches.migrations", 1), ("devices.migrations", 1),
     ("searches.events", 1), ("searches.event_log", 1), ("searches.dispatch", 1), ("searches.access", 1),
+    ("searches.query_numbers", 1),
     ("devices.units", 1), ("devices.access", 1),
     ("searches.engine_data", 2), ("searches.engine_setup", 2), ("searches.weights", 2), ("devices.target_costs", 2),
     ("searches.services", 3), ("searches.queries", 3), ("searches.search_status", 3),

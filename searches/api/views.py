@@ -20,6 +20,7 @@ from ..benchmarks.registry import BENCHMARKS
 from ..engine_data import model_inputs
 from ..export_loader import ExportError
 from ..models import ApiToken, Dataset, Search, ShareLink, Trial
+from ..query_numbers import whole_number
 from ..services.external import heartbeat_seconds
 from ..services.search_spec import validate_space
 from ..spaces.registry import SPACES
@@ -64,7 +65,8 @@ class DatasetList(APIView):
 def dataset_for_choice(user, choice: str) -> Dataset:
     source, _, key = choice.partition(":")
     if source == Dataset.UPLOAD:
-        dataset = visible_uploads(user).filter(id=int(key)).first() if key.isdigit() else None
+        upload_id = whole_number(key)
+        dataset = visible_uploads(user).filter(id=upload_id).first() if upload_id is not None else None
         if dataset is None:
             raise ValidationError({"dataset": f"no upload {key!r} of yours; POST /api/datasets/ first"})
         return dataset
@@ -134,9 +136,10 @@ class SearchList(APIView):
         searches = searches_for(request.user)
         project = request.query_params.get("project")
         if project:
-            if not project.isdigit():
+            project_id = whole_number(project)
+            if project_id is None:
                 raise ValidationError({"project": "a project id"})
-            searches = searches.filter(project_id=int(project))
+            searches = searches.filter(project_id=project_id)
         if request.query_params.get("state"):
             searches = searches.filter(state=request.query_params["state"])
         return Response(s.SearchSerializer(searches, many=True).data)

@@ -117,6 +117,15 @@ def test_the_target_form_creates_a_target(client, owner):
     assert (size.specs, size.metric) == ({"arithmetic": "int8"}, "size_int8_bytes")
 
 
+def test_an_empty_post_says_what_is_required_and_changes_nothing(client, owner):
+    mine = services.create_target("Mine", "analytical", {"arithmetic": "fp32"}, "macs", owner=owner)
+    client.force_login(owner)
+    for url in (reverse("devices:target_create"), reverse("devices:target_edit", args=[mine.id])):
+        response = client.post(url, {})
+        assert response.status_code == 200 and "required" in str(response.context["form"].errors["name"])
+    assert list(HardwareTarget.objects.values_list("name", flat=True)) == ["Mine"]
+
+
 @pytest.mark.parametrize("data, field, text", [
     ({"kind": "benchmark", "device": ""}, "device", "choose a device: raspi4, pixel3, eyeriss or fpga"),
     ({"kind": "benchmark", "device": "jetson"}, "device", "not one of the available choices"),

@@ -5,17 +5,16 @@ is wrong, never a 500. NASWEB_FUZZ_EXAMPLES bodies per endpoint: 500 with -m fuz
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from searches import services
 from searches.models import Search, ShareLink
+from tests.form_fuzz import fuzz_settings
 from tests.searches.api.test_generated_bodies import anything, numbers, search_body
 
 pytestmark = [pytest.mark.django_db, pytest.mark.fuzz, pytest.mark.timeout(1800)]
-FUZZ = settings(max_examples=int(os.environ["NASWEB_FUZZ_EXAMPLES"]), deadline=None, derandomize=True,
-                database=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                                      HealthCheck.data_too_large])
+FUZZ = fuzz_settings()
 
 huge = st.sampled_from([2**31, 2**63, 10**30, -(2**63), 1e308, -1e308])
 attempts = st.integers(-3, 5) | huge | anything
