@@ -33,7 +33,7 @@ def test_a_restarted_server_is_rejoined_without_a_reload(tmp_path):
     prefix = f"r{uuid.uuid4().hex[:8]}-"
     env = child_env(DATABASE_URL=postgres_url(connection.settings_dict["NAME"]), REDIS_URL=os.environ["REDIS_URL"],
                     NASWEB_QUEUE_PREFIX=prefix, NASWEB_CHANNEL_PREFIX=prefix)
-    manage("nas_demo", "--trials", "30", "--epochs", "15", env=env)  # longer than the test: it never runs out
+    manage("nas_demo", "--trials", "200", "--epochs", "100", env=env)  # longer than the test even on an idle machine
     search = Search.objects.get()
     port = free_port()
     with celery_worker(env, [f"{prefix}default", f"{prefix}cpu"], tmp_path / "worker.log"), chromium_page() as page:
