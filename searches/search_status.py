@@ -255,8 +255,12 @@ def why_waiting(search: Search, embedded_lines: list | None = None) -> dict:
 
 
 def status(search: Search, embedded_lines: list | None = None, now: datetime | None = None) -> dict:
-    """What the status card shows: the progress and the waiting trials."""
-    return {"progress": progress(search, now), "waiting": why_waiting(search, embedded_lines)}
+    """What the status card shows: the progress and the waiting trials. `as_of` (seconds since the
+    epoch) lets the page drop a status that arrives after a newer one: the socket's status messages and
+    the catch-up's come by different paths."""
+    now = now or timezone.now()
+    return {"progress": progress(search, now), "waiting": why_waiting(search, embedded_lines),
+            "as_of": now.timestamp()}
 
 
 def status_of(search_id: int, embedded_lines: list | None = None) -> dict | None:

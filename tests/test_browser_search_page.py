@@ -40,9 +40,9 @@ def start_search(page, base):
     page.fill("#id_name", "progress search")
     page.fill("#id_spec__chain_mlp__widths", "8, 16, 32")
     page.fill("#id_max_trials", str(TRIALS))
-    # 3 epochs: a 1-epoch trial on an idle machine finishes within the status message's 1 s, and the bar
-    # would jump from one trial to all of them
-    page.fill("#id_epochs", "3")
+    # 30 epochs: on an idle machine a few-epoch trial of this tiny MLP finishes well within the status
+    # message's 1 s, and the bar would jump from one trial to all of them
+    page.fill("#id_epochs", "30")
     page.click("#start-search")
     page.wait_for_selector("#search-progress")
 

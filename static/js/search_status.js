@@ -2,8 +2,11 @@
 // come from the server (searches/search_status.py): in the summary, with each catch-up (events.json),
 // and as "status" messages on the socket (at most once a second after a change, every 5 s while the
 // search is active). This file only paints them; search_live.js hands it each status.
+let lastStatusAsOf = 0;
 window.nasSearchStatus = function (status) {
-  if (!status) return;
+  // The socket's status messages and the catch-up's answer race: never paint an older one over a newer.
+  if (!status || status.as_of < lastStatusAsOf) return;
+  lastStatusAsOf = status.as_of;
   const progress = status.progress, waiting = status.waiting;
   const box = document.getElementById("progress-box");
   box.hidden = !progress;

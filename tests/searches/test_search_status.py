@@ -176,3 +176,13 @@ def test_the_page_and_its_catch_up_carry_the_status(client, start_search, owner,
     assert data["status"]["progress"]["max_trials"] == 3 and data["status"]["waiting"]["count"] == 1
     caught_up = client.get(reverse("searches:search_events", args=[search.id]), {"after": 0}).json()
     assert caught_up["status"]["waiting"]["trials"][0]["number"] == 1
+
+
+@pytest.mark.django_db
+def test_a_status_says_when_it_was_read_so_the_page_drops_an_older_one(start_search):
+    from datetime import datetime, timezone as tz
+
+    from searches.search_status import status
+
+    now = datetime(2026, 1, 1, tzinfo=tz.utc)
+    assert status(start_search(), None, now)["as_of"] == now.timestamp()
