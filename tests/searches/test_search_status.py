@@ -2,7 +2,7 @@
 rate, and why queued trials wait (the embedded worker's fair queue, or Celery approximated)."""
 
 import random
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.utils import timezone
@@ -180,9 +180,9 @@ def test_the_page_and_its_catch_up_carry_the_status(client, start_search, owner,
 
 @pytest.mark.django_db
 def test_a_status_says_when_it_was_read_so_the_page_drops_an_older_one(start_search):
-    from datetime import datetime, timezone as tz
+    from datetime import datetime
 
     from searches.search_status import status
 
-    now = datetime(2026, 1, 1, tzinfo=tz.utc)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
     assert status(start_search(), None, now)["as_of"] == now.timestamp()
