@@ -29,7 +29,8 @@ def validate_estimation(settings: dict) -> dict:
     if unknown:
         raise EstimationError(unknown[0], "is not an estimation setting")
     merged = {**DEFAULTS, **settings}
-    if merged["prerank_proxy"] and merged["prerank_proxy"] not in PROXIES:
+    proxy = merged["prerank_proxy"]
+    if proxy and (not isinstance(proxy, str) or proxy not in PROXIES):  # a list or dict is no name (nor hashable)
         raise EstimationError("prerank_proxy", f"unknown proxy; choose one of {sorted(PROXIES)}")
     pool = merged["prerank_pool"]
     if isinstance(pool, bool) or not isinstance(pool, int) or not 2 <= pool <= 50:

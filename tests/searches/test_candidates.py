@@ -1,5 +1,7 @@
 """Candidate filters between proposals and training (engine level, no database)."""
 
+import pytest
+
 from searches import candidates
 from searches.spaces import build_space
 from searches.strategies.base import TrialRecord
@@ -46,3 +48,10 @@ def test_pool_size_grows_only_when_a_filter_chooses():
     assert candidates.pool_size({"prerank_proxy": "", "prerank_pool": 4, "surrogate_quantile": None}, 2) == 2
     assert candidates.pool_size({"prerank_proxy": "synflow", "prerank_pool": 4}, 2) == 8
     assert candidates.pool_size({"prerank_proxy": "", "prerank_pool": 3, "surrogate_quantile": 0.5}, 2) == 6
+
+
+@pytest.mark.parametrize("proxy", [[None], {"a": 1}, 3, "no_such_proxy"])
+def test_a_proxy_that_is_not_a_known_name_is_refused_in_words(proxy):
+    # A list is unhashable: `in PROXIES` raised TypeError (an HTTP 500 from the API, found by the fuzz).
+    with pytest.raises(candidates.EstimationError, match="unknown proxy; choose one of"):
+        candidates.validate_estimation({"prerank_proxy": proxy})
