@@ -12,15 +12,11 @@ from django.views.decorators.http import require_POST
 
 from searches.access import search_for_user
 from searches.query_numbers import whole_number
+from searches.request_data import posted
 
 from . import charts, queries, services
 from .access import own_target, targets_for_user
 from .forms import TargetForm
-
-
-def posted(request):
-    """The form's data on a POST, even an empty one (which then says what is required); None on a GET."""
-    return request.POST if request.method == "POST" else None
 
 
 @login_required

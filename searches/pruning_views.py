@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from . import services
 from .access import project_for_user, trial_for_user
 from .forms import ModelUploadForm, PruningForm
+from .request_data import posted, posted_files
 from .services.pruning import PRUNING_STRATEGIES, budget_metrics
 
 
@@ -37,7 +38,7 @@ def trial_prune(request, trial_id):
 @login_required
 def model_upload(request, project_id):
     project = project_for_user(request.user, project_id)
-    form = ModelUploadForm(request.POST or None, request.FILES or None)
+    form = ModelUploadForm(posted(request), posted_files(request))
     if form.is_bound and form.is_valid():
         try:
             trial = services.import_trained_model(project, request.user, form.cleaned_data["spec"],

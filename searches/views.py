@@ -20,10 +20,11 @@ from .forms import ProjectForm, SearchForm, SignUpForm
 from .oneshot.registry import ONESHOT_STRATEGIES
 from .query_numbers import whole_number
 from .report_views import sharing_context
+from .request_data import posted, posted_files
 
 
 def signup(request):
-    form = SignUpForm(request.POST or None)
+    form = SignUpForm(posted(request))
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user)
@@ -39,7 +40,7 @@ def project_list(request):
 
 @login_required
 def project_create(request):
-    form = ProjectForm(request.POST or None, request.FILES or None)
+    form = ProjectForm(posted(request), posted_files(request))
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
@@ -67,7 +68,7 @@ def search_create(request, project_id):
     project = project_for_user(request.user, project_id)
     clone_id = whole_number(request.GET.get("clone"))
     source = project.searches.filter(id=clone_id).first() if clone_id is not None else None
-    form = SearchForm(request.POST or None, project=project, user=request.user,
+    form = SearchForm(posted(request), project=project, user=request.user,
                       initial=clone_initial(source) if source else None)
     if request.method == "POST" and form.is_valid():
         search = _start_from_form(project, request.user, form)

@@ -49,6 +49,19 @@ def test_project_create_and_list(client, owner):
     assert b"Mine" in client.get(reverse("searches:project_list")).content
 
 
+@pytest.mark.parametrize("url_name, with_project", [
+    ("signup", False), ("searches:project_create", False), ("searches:search_create", True),
+    ("searches:model_upload", True)])
+def test_an_empty_post_says_what_is_required_and_creates_nothing(client, owner, project, url_name, with_project):
+    if url_name != "signup":
+        client.force_login(owner)
+    counts = (Project.objects.count(), Search.objects.count(), Trial.objects.count())
+    response = client.post(reverse(url_name, args=[project.id] if with_project else []), {})
+    assert response.status_code in (200, 400)
+    assert "This field is required." in str(response.context["form"].errors)
+    assert (Project.objects.count(), Search.objects.count(), Trial.objects.count()) == counts
+
+
 def test_project_form_rejects_unknown_members(client, owner):
     client.force_login(owner)
     response = client.post(reverse("searches:project_create"),
