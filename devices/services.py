@@ -302,6 +302,35 @@ def request_measurement(trial: Trial, target: HardwareTarget) -> Measurement:
     return measurement
 
 
+#: At most this many stalled measurements are sent again per sweep (the rest in the next ones).
+RESEND_BATCH = 200
+
+
+def resend_stalled_measurements() -> int:
+    """Measurements RUNNING for longer than NASWEB_MEASUREMENT_STALE_SECONDS go back to QUEUED and
+    their job is sent again; how many. Called by the recovery sweep (searches/tasks.py).
+
+    A measurement has no heartbeat: a measuring worker that died, or lost the database between its
+    claim and its result, leaves the row RUNNING, and nothing else would ever send its job again. The
+    conditional update makes two sweeps at once send each job once; a slow holder that is still
+    measuring finishes its row all the same (both write the same costs)."""
+    if settings.NASWEB_EMBEDDED_WORKER:
+        return 0  # no measuring workers: measured targets are not queued in embedded mode
+    cutoff = timezone.now() - timedelta(seconds=settings.NASWEB_MEASUREMENT_STALE_SECONDS)
+    stalled = list(Measurement.objects.filter(state=Measurement.RUNNING, started_at__lt=cutoff, trial__isnull=False)
+                   .order_by("started_at").values_list("id", "trial_id", "target_id")[:RESEND_BATCH])
+    resent = 0
+    for measurement_id, trial_id, target_id in stalled:
+        with transaction.atomic():
+            if Measurement.objects.filter(id=measurement_id, state=Measurement.RUNNING,
+                                          started_at__lt=cutoff).update(state=Measurement.QUEUED):
+                dispatch.measure_later(trial_id, target_id)
+                resent += 1
+    if resent:
+        log.warning("sent %s stalled device measurements again", resent)
+    return resent
+
+
 def costs_for_trial(trial: Trial, targets=None) -> dict[int, Measurement | None]:
     """Compute or request a finished trial's costs on each target (default: every target its search may
     use, devices/access.py, the default ones included).

@@ -12,6 +12,8 @@ import socket
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
+from devices import services as device_services
+
 from . import dispatch, runner, services
 from .dispatch import RETRY, TRANSIENT_ERRORS
 
@@ -54,7 +56,7 @@ def sweep() -> dict:
     """Celery beat sends this every NASWEB_SWEEP_SECONDS (nasweb/celery.py); during an outage the next
     one tries again, so a failed sweep is one line in the log, not a retry."""
     try:
-        return services.sweep().as_dict()
+        return services.sweep().as_dict() | {"measurements_resent": device_services.resend_stalled_measurements()}
     except TRANSIENT_ERRORS as exc:
         log.warning("recovery sweep skipped, the database or the broker is away: %s", str(exc).strip()[:200])
         return {}

@@ -1,13 +1,16 @@
 """Device tasks and the worker's start-up hook, called in-process (no broker needed)."""
 
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from django.utils import timezone
 from kombu import Queue
 
 from devices import services, signals, tasks
 from devices.models import HardwareTarget, Measurement
 from searches import services as search_services
+from searches import tasks as search_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -179,3 +182,39 @@ def test_a_bug_in_a_device_task_is_not_retried(monkeypatch):
 
     monkeypatch.setattr("devices.services.costs_for_trial_id", broken)
     assert tasks.costs_for_trial.apply(args=(1,)).failed() and len(calls) == 1
+
+
+def test_the_sweep_sends_a_stalled_measurement_again_and_a_worker_then_finishes_it(
+        trial, settings, monkeypatch, django_capture_on_commit_callbacks):
+    """A measuring worker that died (or lost the database) after its claim leaves the row RUNNING:
+    the sweep puts it back in the queue once it is older than NASWEB_MEASUREMENT_STALE_SECONDS."""
+    settings.NASWEB_EMBEDDED_WORKER, settings.NASWEB_QUEUE_PREFIX = False, "t3-"
+    settings.NASWEB_MEASUREMENT_STALE_SECONDS = 60
+    target = services.register_worker_target(HOST)
+    now = timezone.now()
+    stalled = Measurement.objects.create(trial=trial, target=target, arch=trial.arch, space_kind="chain_mlp",
+                                         state=Measurement.RUNNING, started_at=now - timedelta(seconds=61))
+    other = search_services.advance_search(trial.search_id)[0]
+    fresh = Measurement.objects.create(trial_id=other, target=target, arch=trial.arch, space_kind="chain_mlp",
+                                       state=Measurement.RUNNING, started_at=now - timedelta(seconds=30))
+    sent = []
+    monkeypatch.setattr("searches.dispatch.celery_app.send_task", lambda name, args, queue: sent.append((args, queue)))
+    monkeypatch.setattr("searches.services.sweep", lambda: search_services.SweepReport())
+    with django_capture_on_commit_callbacks(execute=True):
+        report = search_tasks.sweep()
+        again = search_tasks.sweep()  # a second sweep (or two at once) sends nothing twice
+    assert report["measurements_resent"] == 1 and again["measurements_resent"] == 0
+    assert sent == [([trial.id, target.id], f"t3-measure.{target.id}")]
+    assert Measurement.objects.get(id=stalled.id).state == Measurement.QUEUED
+    assert Measurement.objects.get(id=fresh.id).state == Measurement.RUNNING
+    HardwareTarget.objects.filter(id=target.id).update(specs={**target.specs, "runs": 2, "warmup": 1, "rounds": 1})
+    tasks.measure_trial_on_target(trial.id, target.id)  # the re-sent job, on a measuring worker
+    assert Measurement.objects.get(id=stalled.id).state == Measurement.DONE
+
+
+def test_the_embedded_worker_has_no_measurements_to_send_again(trial, settings):
+    settings.NASWEB_EMBEDDED_WORKER = True
+    target = services.register_worker_target(HOST)
+    Measurement.objects.create(trial=trial, target=target, arch=trial.arch, space_kind="chain_mlp",
+                               state=Measurement.RUNNING, started_at=timezone.now() - timedelta(days=1))
+    assert services.resend_stalled_measurements() == 0
