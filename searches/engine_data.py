@@ -131,6 +131,12 @@ def oneshot_checkpoints_of(search_id: int) -> dict[int, Path]:
     return _attempt_files(f"oneshot-{search_id}")
 
 
+def discard_files(paths: dict[int, Path]) -> None:
+    """Delete the checkpoint files checkpoints_of / oneshot_checkpoints_of listed (gone already: fine)."""
+    for path in paths.values():
+        path.unlink(missing_ok=True)
+
+
 def _attempt_files(stem: str) -> dict[int, Path]:
     found = {}
     for path in checkpoint_folder().glob(f"{stem}.attempt-*.pt"):

@@ -25,6 +25,7 @@ from .constraints import macs_counter, params_counter
 from .engine_data import (
     checkpoint_path,
     checkpoints_of,
+    discard_files,
     evaluator_for,
     is_benchmark,
     load_project_data,
@@ -184,8 +185,7 @@ def _clean_checkpoints(trial_id: int, attempt: int) -> None:
             return  # still ours: only a dying process gets here, and the next attempt resumes from it
         checkpoint_path(trial_id, attempt).unlink(missing_ok=True)
         return
-    for path in checkpoints_of(trial_id).values():
-        path.unlink(missing_ok=True)
+    discard_files(checkpoints_of(trial_id))
 
 
 def resume_from(owner_id: int, attempt: int, files_of=checkpoints_of, path_of=checkpoint_path) -> Path:
@@ -351,8 +351,7 @@ def _oneshot_key(search_id: int) -> tuple[str, int]:
 
 
 def _clean_oneshot_checkpoints(search_id: int) -> None:
-    for path in oneshot_checkpoints_of(search_id).values():
-        path.unlink(missing_ok=True)
+    discard_files(oneshot_checkpoints_of(search_id))
 
 
 def _run_supernet(search, attempt: int, checkpoint: Path) -> dict:

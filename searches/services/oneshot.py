@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from .. import dispatch, events
 from ..checks import IntRange
+from ..engine_data import discard_files, oneshot_checkpoints_of
 from ..models import OneShotEpoch, Search
 from ..strategies.settings_checks import SettingInfo
 from .search_state import fail_search
@@ -115,7 +116,10 @@ def recover_stale_oneshot(search: Search) -> tuple[int, int]:
         error = (f"the supernet's worker was lost {search.oneshot_attempt} times (no heartbeat for {stale_for} s; "
                  f"last on {search.oneshot_worker or 'an unknown worker'}): given up after "
                  f"NASWEB_TRIAL_MAX_ATTEMPTS={limit}")
-        return 0, int(fail_oneshot(search.id, error, attempt=search.oneshot_attempt))
+        failed = fail_oneshot(search.id, error, attempt=search.oneshot_attempt)
+        if failed:
+            discard_files(oneshot_checkpoints_of(search.id))  # a failed search's supernet never resumes
+        return 0, int(failed)
     with transaction.atomic():
         if not stale.update(oneshot_worker="", oneshot_pid=None):
             return 0, 0

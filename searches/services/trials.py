@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .. import dispatch, events
+from ..engine_data import checkpoints_of, discard_files
 from ..engine_setup import build_search_pruner, history_for
 from ..models import Search, Trial, TrialMetric
 from ..pruners import PRUNERS
@@ -145,6 +146,7 @@ def recover_stale_trials(search: Search) -> tuple[int, int]:
                                  f"last on {trial.worker or 'an unknown worker'}): given up after "
                                  f"NASWEB_TRIAL_MAX_ATTEMPTS={settings.NASWEB_TRIAL_MAX_ATTEMPTS}; "
                                  "not counted in the trial budget", lost=True)
+            discard_files(checkpoints_of(trial.id))  # a failed trial never resumes
         else:
             requeued += requeue_trial(trial, heartbeat_before=cutoff)
     return requeued, failed

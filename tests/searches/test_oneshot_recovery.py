@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from searches import runner, services
-from searches.engine_data import oneshot_checkpoints_of
+from searches.engine_data import oneshot_checkpoint_path, oneshot_checkpoints_of
 from searches.models import OneShotEpoch, Search
 
 pytestmark = pytest.mark.django_db
@@ -51,11 +51,13 @@ def test_after_the_last_attempt_a_lost_supernet_fails_the_search_saying_why(star
     settings.NASWEB_TRIAL_MAX_ATTEMPTS = 2
     search = start_oneshot(start_search)
     for _ in range(2):
-        services.claim_oneshot(search.id, "w@lost-host")
+        attempt = services.claim_oneshot(search.id, "w@lost-host").oneshot_attempt
+        runner.resume_from(search.id, attempt, oneshot_checkpoints_of, oneshot_checkpoint_path).write_bytes(b"epoch")
         go_stale(search.id)
         report = services.sweep()
     search.refresh_from_db()
     assert search.state == Search.FAILED and report.failed == 1
+    assert oneshot_checkpoints_of(search.id) == {}  # a failed search never resumes: its files go
     assert "lost 2 times" in search.error and "w@lost-host" in search.error
     assert "NASWEB_TRIAL_MAX_ATTEMPTS" in search.error
 

@@ -9,6 +9,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from searches import services, tasks
+from searches.engine_data import checkpoint_path, checkpoints_of
 from searches.models import Search, Trial
 
 pytestmark = pytest.mark.django_db
@@ -47,11 +48,13 @@ def test_after_the_last_attempt_a_lost_trial_fails_saying_why_and_is_not_counted
     search = start_search(max_trials=1)
     (trial_id,) = services.advance_search(search.id)
     for _ in range(2):
-        services.claim_trial(trial_id, "w@lost-host", "cpu")
+        attempt = services.claim_trial(trial_id, "w@lost-host", "cpu").attempt
+        checkpoint_path(trial_id, attempt).write_bytes(b"epoch")
         go_stale(trial_id)
         services.sweep()
     trial = Trial.objects.get(id=trial_id)
     assert trial.state == Trial.FAILED and trial.lost
+    assert checkpoints_of(trial_id) == {}  # a failed trial never resumes: its files go
     assert "worker lost 2 times" in trial.error and "NASWEB_TRIAL_MAX_ATTEMPTS=2" in trial.error
     assert "w@lost-host" in trial.error and "not counted in the trial budget" in trial.error
     # the budget of one trial is still there: a new trial takes the lost one's place
