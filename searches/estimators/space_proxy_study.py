@@ -231,8 +231,13 @@ def spread_notes(spread: Spread) -> list[str]:
         notes.append(f"trained accuracies span only {spread.high - spread.low:.3f} (under {FLAT_RANGE}): every "
                      "architecture ends about alike, so these correlations rank noise; train longer, or use a "
                      "task the budget can separate")
-    if spread.high <= spread.chance + spread.chance_margin:
+    at_chance = spread.chance + spread.chance_margin
+    if spread.high <= at_chance:
         notes.append(f"no architecture beats always answering the most common class ({spread.chance:.3f}) by more "
                      f"than two standard errors ({spread.chance_margin:.3f}): nothing was learned, the accuracies "
                      "differ by sampling noise, so these correlations rank noise")
+    elif spread.median <= at_chance:
+        notes.append(f"half the architectures or more stay within two standard errors of the most common class "
+                     f"({spread.chance:.3f} + {spread.chance_margin:.3f}): the few that learned something decide "
+                     "these correlations, and the rest is ties and noise")
     return notes

@@ -55,6 +55,8 @@ def test_flat_accuracies_at_chance_are_called_meaningless():
     notes = spread_notes(accuracy_spread([0.60, 0.61, 0.60, 0.605], labels))
     assert len(notes) == 2 and "rank noise" in notes[0] and "nothing was learned" in notes[1]
     assert spread_notes(accuracy_spread([0.70, 0.95, 0.85], labels)) == []
+    (most_at_chance,) = spread_notes(accuracy_spread([0.60, 0.61, 0.62, 0.90], labels))
+    assert "the few that learned something decide" in most_at_chance
 
 
 def test_sampled_architectures_are_distinct_and_bad_requests_say_why():
