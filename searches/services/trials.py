@@ -16,7 +16,6 @@ from ..engine_setup import build_search_pruner, history_for
 from ..models import Search, Trial, TrialMetric
 from ..pruners import PRUNERS
 
-
 #: Searches whose queued trials a worker may claim (claim_trial's condition): a paused search's queued
 #: trials still run, it only stops proposing new ones.
 OPEN_FOR_CLAIMS = Search.ACTIVE_STATES + (Search.PAUSED,)
