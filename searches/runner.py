@@ -62,7 +62,7 @@ INTERRUPTIONS = (OperationalError, InterfaceError)
 def run_trial(trial_id: int, worker: str, fair: bool = False) -> None:
     """Claim and run the message's trial. With `fair` (Celery: one FIFO queue per device) the message
     is a slot of its device queue instead: it takes the queued trial whose search's turn it is
-    (services.trials_in_turn), its own trial only when its search is in turn, and acks when nothing is
+    (services.searches_in_turn), its own trial only when its search is in turn, and acks when nothing is
     queued. Every queued trial was sent one message, so the slots never run short of its trials; a
     redelivered message of an interrupted attempt still takes that trial over first."""
     rows = Trial.objects.filter(id=trial_id)

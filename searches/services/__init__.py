@@ -64,6 +64,7 @@ from .trials import (
     record_epoch,
     recover_stale_trials,
     requeue_lost_trial,
+    searches_in_turn,
     trial_in_turn,
 )
 
@@ -75,6 +76,7 @@ __all__ = [
     "import_trained_model", "next_trial_in_turn", "pause_search",
     "prune_trial", "record_epoch", "record_oneshot_epoch", "recover_active_searches", "recover_stale_trials",
     "release_lost_oneshot", "report_epoch", "requeue_lost_trial", "resume_search", "retrain_architecture",
-    "revoke_share_link", "revoke_token", "split_oneshot_settings", "start_pruning_search", "start_search", "sweep",
+    "revoke_share_link", "revoke_token", "searches_in_turn", "split_oneshot_settings", "start_pruning_search",
+    "start_search", "sweep",
     "tell_trial", "trial_in_turn", "upload_dataset", "user_for_key", "validate_search", "why_not_prunable",
 ]

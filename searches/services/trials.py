@@ -57,38 +57,37 @@ def claim_trial(trial_id: int, worker: str, device: str, pid: int | None = None,
     return trial
 
 
-def trials_in_turn(device, own_trial_id: int | None = None):
+def searches_in_turn(device, own_trial_id: int | None = None):
     """The fair order of a device queue's free slot (Celery's run_trial message is such a slot, not a
-    trial: runner.py): the search with the fewest running trials first, ties by the search served
-    least recently (its latest claim; never served first), then by age; within the search its lowest
-    numbered queued trial, or `own_trial_id` when that is one of the search's queued trials. A query of
-    (search id, trial id) rows best first; `device` is "cpu"/"gpu" or an OuterRef to one."""
+    trial: runner.py): the searches with queued trials, the one with the fewest running trials first,
+    ties by the search served least recently (its latest claim; never served first), then by age. Each
+    is annotated with `next_trial`, its lowest numbered queued trial, or `own_trial_id` when that is one
+    of its queued trials. `device` is "cpu"/"gpu" or an OuterRef to one."""
     trials = Trial.objects.filter(search=OuterRef("pk"))
     queued = trials.filter(state=Trial.QUEUED)
     running = (trials.filter(state=Trial.RUNNING).order_by().values("search")
                .annotate(n=Count("id")).values("n"))
     served = trials.filter(started_at__isnull=False).order_by("-started_at").values("started_at")[:1]
     lowest = queued.order_by("number").values("id")[:1]
-    own = queued.filter(id=own_trial_id).values("id")[:1] if own_trial_id is not None else None
-    next_trial = Coalesce(Subquery(own), Subquery(lowest)) if own is not None else Subquery(lowest)
+    next_trial = Subquery(lowest)
+    if own_trial_id is not None:
+        next_trial = Coalesce(Subquery(queued.filter(id=own_trial_id).values("id")[:1]), next_trial)
     return (Search.objects.filter(Exists(queued), state__in=OPEN_FOR_CLAIMS, device=device,
                                   evaluator=Search.WORKERS)
             .annotate(running=Coalesce(Subquery(running, output_field=IntegerField()), Value(0)),
                       served=Subquery(served), next_trial=next_trial)
-            .order_by("running", F("served").asc(nulls_first=True), "id")
-            .values_list("id", "next_trial"))
+            .order_by("running", F("served").asc(nulls_first=True), "id"))
 
 
 def trial_in_turn(device, own_trial_id: int | None = None) -> Subquery:
-    """trials_in_turn's first trial id as an expression: runner.py reads it with the message's own
-    trial row, so the fair pick costs no query of its own."""
-    return Subquery(trials_in_turn(device, own_trial_id).values("next_trial")[:1])
+    """The trial a free slot takes (searches_in_turn's first search's next trial) as an expression:
+    runner.py reads it with the message's own trial row, so the fair pick costs no query of its own."""
+    return Subquery(searches_in_turn(device, own_trial_id).values("next_trial")[:1])
 
 
 def next_trial_in_turn(device: str) -> int | None:
     """The queued trial a free slot of `device` takes now, or None when the queue is empty."""
-    row = trials_in_turn(device).first()
-    return row[1] if row else None
+    return searches_in_turn(device).values_list("next_trial", flat=True).first()
 
 
 def holding(trial_id: int, attempt: int):

@@ -1,5 +1,5 @@
 """Celery's fair pick: a run_trial message is a slot of its device queue, and takes the queued trial
-whose search's turn it is (services.trials_in_turn), so a search that queued many trials does not hold
+whose search's turn it is (services.searches_in_turn), so a search that queued many trials does not hold
 up the next one behind all of them."""
 
 import pytest
