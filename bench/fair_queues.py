@@ -2,9 +2,9 @@
 
     python bench/fair_queues.py [--large 200] [--small 3] [--epochs 0] [--database nasweb_bench_fair]
 
-One Celery worker process (the solo pool: one slot). A large search queues all its trials at once, and
-in the same transaction a small search queues its own, so the worker finds the large search's messages
-first in its queue. Run twice on fresh searches: with NASWEB_FAIR_QUEUES on (each run_trial message
+One Celery worker process (the solo pool: one slot). A large search queues its first 64 trials at once
+(its parallelism; each finished trial queues the next), and in the same transaction a small search
+queues its own, so the worker finds the large search's messages first in its queue. Run twice on fresh searches: with NASWEB_FAIR_QUEUES on (each run_trial message
 takes the trial of the search whose turn it is, services.searches_in_turn) and off (the old FIFO: each
 message its own trial). Prints, for each, the wait of the small search's trials (queued to claimed:
 mean and max), when the small search was done and when the large one was, from the first message; and
@@ -31,14 +31,18 @@ sys.path.insert(0, str(ROOT))
 from bench.throughput import load, setup_django  # noqa: E402  (after the path)
 
 
+#: The most trials a search keeps in flight (the form's limit): the large search keeps this many queued.
+MOST_PARALLEL = 64
+
+
 def start_search(project, user, name: str, trials: int, epochs: int):
     from searches import services
 
     options = ({"space_kind": "nb201", "space_spec": None} if not epochs else
                {"space_kind": "chain_mlp", "space_spec": None, "training": {"epochs": epochs}})
     search = services.start_search(project, user, name=name, strategy="random", max_trials=trials,
-                                   parallelism=trials, seed=7, **options)
-    services.advance_search(search.id)  # every trial queued now, its message sent on commit
+                                   parallelism=min(trials, MOST_PARALLEL), seed=7, **options)
+    services.advance_search(search.id)  # up to 64 trials queued now, their messages sent on commit
     return search
 
 
@@ -94,8 +98,9 @@ def main() -> None:
     logs = Path(os.environ.get("TMPDIR", "/tmp")) / "nasweb-bench"
     logs.mkdir(exist_ok=True)
     kind = "NAS-Bench-201 lookups" if not args.epochs else f"chain-MLP on digits, {args.epochs} epoch(s)"
-    print(f"1 Celery worker process (solo pool); large search {args.large} trials queued first, small search "
-          f"{args.small} trials behind it; {kind}; {load()}")
+    print(f"1 Celery worker process (solo pool); large search {args.large} trials ("
+          f"{min(args.large, MOST_PARALLEL)} queued at a time) queued first, small search {args.small} trials "
+          f"behind it; {kind}; {load()}")
     for fair in (True, False):
         figures = run(fair, args.large, args.small, args.epochs, env, logs)
         name = "fair queues (NASWEB_FAIR_QUEUES=1)" if fair else "FIFO (NASWEB_FAIR_QUEUES=0)    "
