@@ -4,9 +4,9 @@
 
 One Celery worker process (the solo pool: one slot). A large search queues its first 64 trials at once
 (its parallelism; each finished trial queues the next), and in the same transaction a small search
-queues its own, so the worker finds the large search's messages first in its queue. Run twice on fresh searches: with NASWEB_FAIR_QUEUES on (each run_trial message
-takes the trial of the search whose turn it is, services.searches_in_turn) and off (the old FIFO: each
-message its own trial). Prints, for each, the wait of the small search's trials (queued to claimed:
+queues its own, so the worker finds the large search's messages first in its queue. Run twice on
+fresh searches: with NASWEB_FAIR_QUEUES on (each run_trial message takes the trial of the search whose
+turn it is, services.searches_in_turn) and off (the old FIFO: each message its own trial). Prints, for each, the wait of the small search's trials (queued to claimed:
 mean and max), when the small search was done and when the large one was, from the first message; and
 the machine load before and after.
 
@@ -29,7 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.throughput import load, setup_django  # noqa: E402  (after the path)
-
 
 #: The most trials a search keeps in flight (the form's limit): the large search keeps this many queued.
 MOST_PARALLEL = 64

@@ -71,7 +71,7 @@ def searches_in_turn(device, own_trial_id: int | None = None):
     lowest = queued.order_by("number").values("id")[:1]
     next_trial = Subquery(lowest)
     if own_trial_id is not None:
-        next_trial = Coalesce(Subquery(queued.filter(id=own_trial_id).values("id")[:1]), next_trial)
+        next_trial = Coalesce(Subquery(queued.filter(id=own_trial_id).order_by().values("id")[:1]), next_trial)
     return (Search.objects.filter(Exists(queued), state__in=OPEN_FOR_CLAIMS, device=device,
                                   evaluator=Search.WORKERS)
             .annotate(running=Coalesce(Subquery(running, output_field=IntegerField()), Value(0)),

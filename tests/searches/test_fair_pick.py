@@ -2,10 +2,13 @@
 whose search's turn it is (services.searches_in_turn), so a search that queued many trials does not hold
 up the next one behind all of them."""
 
+import os
+import socket
+
 import pytest
 from django.utils import timezone
 
-from searches import dispatch, runner, services
+from searches import dispatch, runner, services, tasks
 from searches.models import Trial
 
 pytestmark = pytest.mark.django_db
@@ -103,3 +106,18 @@ def test_a_slot_whose_pick_was_claimed_first_picks_again(lookup_search, sent, mo
     second.refresh_from_db()
     assert lowest.worker == "faster" and lowest.state == "running"
     assert second.state == "complete" and second.worker == "w"
+
+
+def test_a_retried_slot_first_requeues_the_trial_its_interrupted_attempt_held(
+        lookup_search, sent, django_capture_on_commit_callbacks):
+    search = lookup_search("retried", 2)
+    held, message = search.trials.order_by("number")
+    # The first attempt of this message claimed `held` in this very process and was interrupted.
+    services.claim_trial(held.id, worker=socket.gethostname(), device="cpu", pid=os.getpid())
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.run_trial.apply(args=[message.id], retries=1)
+    held.refresh_from_db()
+    assert held.state == "queued" and held.attempt == 1  # back in line at once, fenced as before
+    assert (dispatch.RUN_TRIAL, (held.id,)) in [(name, args) for name, args, _ in sent]
+    assert Trial.objects.get(id=message.id).state == "complete"
