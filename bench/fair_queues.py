@@ -6,9 +6,9 @@ One Celery worker process (the solo pool: one slot). A large search queues its f
 (its parallelism; each finished trial queues the next), and in the same transaction a small search
 queues its own, so the worker finds the large search's messages first in its queue. Run twice on
 fresh searches: with NASWEB_FAIR_QUEUES on (each run_trial message takes the trial of the search whose
-turn it is, services.searches_in_turn) and off (the old FIFO: each message its own trial). Prints, for each, the wait of the small search's trials (queued to claimed:
-mean and max), when the small search was done and when the large one was, from the first message; and
-the machine load before and after.
+turn it is, services.searches_in_turn) and off (the old FIFO: each message its own trial). Prints, for
+each, the wait of the small search's trials (queued to claimed: mean and max), when the small search
+was done and when the large one was, from the first message; and the machine load before and after.
 
 Trials are NAS-Bench-201 table lookups by default (the fastest trial, so the wait is the worker's
 throughput times the trials ahead); --epochs N trains chain-MLPs on digits for N epochs instead.
