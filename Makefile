@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 XDIST := $(if $(filter-out 1,$(TEST_WORKERS)),--dist worksteal $(foreach i,$(shell seq 1 $(TEST_WORKERS)),--tx popen//env:NASWEB_CHANNEL_PREFIX=nasweb-test$(i)))
 
-.PHONY: install run serve worker measure-worker gpu-worker beat test test-forms services chromium lint bench clean
+.PHONY: install run serve worker oneshot-worker measure-worker gpu-worker beat test test-forms services chromium lint bench clean
 
 install: $(STAMP)
 
@@ -33,16 +33,27 @@ run: install
 	@echo "Open http://$(HOST):$(PORT)/ and log in as demo / nasweb-demo"
 	$(PY) manage.py nas_serve --host $(HOST) --port $(PORT)
 
-# A Celery worker for another host: set DATABASE_URL and REDIS_URL to the shared services.
+# A Celery worker for another host: set DATABASE_URL and REDIS_URL to the shared services. Two processes:
+# the trial worker (default, cpu: WORKER_CONCURRENCY slots shared fairly, round robin across searches) and
+# a one-slot worker for one-shot supernets (oneshot), so a supernet never takes a trial slot.
 worker: install
+	$(PY) -m celery -A nasweb worker -Q oneshot --loglevel INFO --concurrency 1 -n oneshot@%h & supernets=$$!; \
+	trap 'kill $$supernets 2>/dev/null' EXIT INT TERM; \
 	$(PY) -m celery -A nasweb worker -Q default,cpu --loglevel INFO --concurrency $${WORKER_CONCURRENCY:-1}
+
+# Only the one-shot supernets' worker (a host that trains supernets and no trials).
+oneshot-worker: install
+	$(PY) -m celery -A nasweb worker -Q oneshot --loglevel INFO --concurrency 1 -n oneshot@%h
 
 # A measuring worker: device costs of the trials that matter, and its own machine as a measured target
 # (consumes `measure` and `measure.<its target id>`); trial workers never measure.
 measure-worker: install
 	$(PY) -m celery -A nasweb worker -Q measure --loglevel INFO --concurrency 1 -n measure@%h
 
+# GPU trials, and beside them a worker for GPU searches' supernets (gpu.oneshot) on the same GPU.
 gpu-worker: install
+	$(PY) -m celery -A nasweb worker -Q gpu.oneshot --loglevel INFO --concurrency 1 -n gpu-oneshot@%h & supernets=$$!; \
+	trap 'kill $$supernets 2>/dev/null' EXIT INT TERM; \
 	$(PY) -m celery -A nasweb worker -Q gpu --loglevel INFO --concurrency 1 -n gpu@%h
 
 # The clock of the recovery sweep (stale trials requeued, lost messages re-sent): ONE per installation.

@@ -230,6 +230,10 @@ if NASWEB_TRIAL_STALE_SECONDS < 2 * NASWEB_TRIAL_HEARTBEAT_SECONDS:
                                f"NASWEB_TRIAL_HEARTBEAT_SECONDS={NASWEB_TRIAL_HEARTBEAT_SECONDS}")
 NASWEB_TRIAL_MAX_ATTEMPTS = envint("NASWEB_TRIAL_MAX_ATTEMPTS", 5, minimum=1)
 NASWEB_TRIAL_RESEND_SECONDS = envint("NASWEB_TRIAL_RESEND_SECONDS", 60, minimum=1)
+# Celery's trial workers share their slots fairly: each run_trial message takes the queued trial of the
+# search whose turn it is (round robin across searches). Off: the old first-in-first-out order, where
+# a search that queued 500 trials holds up the next one behind all of them (bench/fair_queues.py).
+NASWEB_FAIR_QUEUES = envbool("NASWEB_FAIR_QUEUES", True)
 NASWEB_SWEEP_SECONDS = envint("NASWEB_SWEEP_SECONDS", 5, minimum=1)
 # A device measurement still running after this long is taken over by another claim.
 NASWEB_MEASUREMENT_STALE_SECONDS = envint("NASWEB_MEASUREMENT_STALE_SECONDS", 900, minimum=10)

@@ -50,6 +50,13 @@ def training_queue(device: str) -> str:
     return queue_name("gpu" if device == "gpu" else "cpu")
 
 
+def oneshot_queue(device: str) -> str:
+    """One-shot supernets have queues of their own (`make oneshot-worker`, and `make worker` starts one
+    beside the trial worker): a supernet trains for hours in one task and must never take the only
+    slot of a trial worker, which would hold up every other search's trials meanwhile."""
+    return queue_name("gpu.oneshot" if device == "gpu" else "oneshot")
+
+
 def measure_queue(target_id: int) -> str:
     """Each measured target's own queue: only the worker that registered the target consumes it."""
     return queue_name(f"measure.{target_id}")
@@ -64,7 +71,7 @@ def run_trial_later(trial_id: int, device: str) -> None:
 
 
 def run_oneshot_later(search_id: int, device: str) -> None:
-    send_on_commit(RUN_ONESHOT, (search_id,), training_queue(device))
+    send_on_commit(RUN_ONESHOT, (search_id,), oneshot_queue(device))
 
 
 def measure_later(trial_id: int, target_id: int) -> None:

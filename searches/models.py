@@ -189,6 +189,8 @@ class Trial(models.Model):
             models.Index(fields=["search", "-val_accuracy"], name="trial_leaderboard_idx"),
             models.Index(fields=["search", "params", "number"], name="trial_board_params_idx"),
             models.Index(fields=["search", "state"], name="trial_state_idx"),
+            # The fair pick's "served least recently" (services.searches_in_turn): a search's latest claim.
+            models.Index(fields=["search", "started_at"], name="trial_served_idx"),
         ]
 
     def __str__(self):

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
+from django.db.models import OuterRef
 
 from devices.services import schedule_trial_costs
 
@@ -59,30 +60,64 @@ _running_lock = threading.Lock()
 INTERRUPTIONS = (OperationalError, InterfaceError)
 
 
-def run_trial(trial_id: int, worker: str) -> None:
-    row = Trial.objects.filter(id=trial_id).values("search__device", "search__evaluator", "state", "worker",
-                                                  "worker_pid", "attempt").first()
+def run_trial(trial_id: int, worker: str, fair: bool = False) -> None:
+    """Claim and run the message's trial. With `fair` (Celery: one FIFO queue per device) the message
+    is a slot of its device queue instead: it takes the queued trial whose search's turn it is
+    (services.searches_in_turn), its own trial only when its search is in turn, and acks when nothing is
+    queued. Every queued trial was sent one message, so the slots never run short of its trials; a
+    redelivered message of an interrupted attempt still takes that trial over first."""
+    rows = Trial.objects.filter(id=trial_id)
+    if fair:  # read with the row: the pick costs no query of its own
+        rows = rows.annotate(in_turn=services.trial_in_turn(OuterRef("search__device"), own_trial_id=trial_id))
+    row = rows.values("search__device", "search__evaluator", "state", "worker", "worker_pid", "attempt",
+                      *(["in_turn"] if fair else [])).first()
     if row is None or row["search__evaluator"] != Search.WORKERS:
         return  # deleted, or trained by the user's own script (ask/tell): nothing to do here
     device = resolve_device("auto") if row["search__device"] == "gpu" else "cpu"
-    running = row["state"] == Trial.RUNNING
-    dead = row["attempt"] if running and _holder_is_dead(trial_id, row["worker"], row["worker_pid"], worker) else None
     with _running_lock:  # a duplicate message on another thread of this process must see the claim as ours
-        trial = services.claim_trial(trial_id, worker=worker, device=device, pid=os.getpid(),
-                                     take_over_attempt=dead)
+        trial = None
+        if not fair or row["state"] == Trial.RUNNING:
+            trial = _claim_own(trial_id, row, worker, device)
+        if trial is None and fair:
+            trial = _claim_in_turn(row["in_turn"], row["search__device"], worker, device)
         if trial is None:
             return
-        _running_here.add(trial_id)
-    heartbeat = Heartbeat(trial_id, trial.attempt)
+        _running_here.add(trial.id)
+    heartbeat = Heartbeat(trial.id, trial.attempt)
     try:
         _run_claimed(trial, device, heartbeat)
     finally:
         heartbeat.stop()
         with _running_lock:
-            _running_here.discard(trial_id)
+            _running_here.discard(trial.id)
     if not is_benchmark(trial.search.project.dataset):  # a table lookup writes no checkpoint and no weights
-        _clean_checkpoints(trial_id, trial.attempt)
-        settle_weights(trial_id)  # the final weights stay only for the search's best k (searches/weights.py)
+        _clean_checkpoints(trial.id, trial.attempt)
+        settle_weights(trial.id)  # the final weights stay only for the search's best k (searches/weights.py)
+
+
+def _claim_own(trial_id: int, row: dict, worker: str, device: str):
+    """The message's own trial: queued, or running under a holder that is dead or stale (taken over)."""
+    running = row["state"] == Trial.RUNNING
+    dead = row["attempt"] if running and _holder_is_dead(trial_id, row["worker"], row["worker_pid"], worker) else None
+    return services.claim_trial(trial_id, worker=worker, device=device, pid=os.getpid(), take_over_attempt=dead)
+
+
+#: A slot whose pick another worker claimed first picks again, up to this many times: each lost race
+#: is a trial claimed by someone, so the queue drains and the loop ends long before.
+PICKS_PER_SLOT = 100
+
+
+def _claim_in_turn(first_pick: int | None, queue_device: str, worker: str, device: str):
+    """Claim the trial in turn on the search's device queue; None when nothing is queued there."""
+    pick = first_pick
+    for _ in range(PICKS_PER_SLOT):
+        if pick is None:
+            return None
+        trial = services.claim_trial(pick, worker=worker, device=device, pid=os.getpid())
+        if trial is not None:
+            return trial
+        pick = services.next_trial_in_turn(queue_device)
+    return None
 
 
 def _run_claimed(trial, device: str, heartbeat: Heartbeat) -> None:

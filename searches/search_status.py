@@ -10,8 +10,10 @@ between finishes (the time since the latest finish is taken off).
 Why trials wait depends on who runs them. The embedded worker's fair queue is in this process, so
 its exact order is known: the caller passes its lines (`embedded.trial_lines()`), and a trial's
 place is counted the way the round robin will serve it. Celery's queue is in Redis and not
-inspectable cheaply, so it is approximated from the database: the queued trials of active searches
-on the same device queue that were queued before it. Writes nothing.
+inspectable cheaply, so it is approximated from the database: its slots serve the searches of a
+device queue round robin too (services.searches_in_turn), so a trial's place is counted over the
+searches with queued trials in their current turn order (or, with NASWEB_FAIR_QUEUES off, over the
+trials queued before it). Writes nothing.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Search, Trial
 from .oneshot.registry import ONESHOT_STRATEGIES
+from .services.trials import searches_in_turn
 
 #: Trials that used up the trial budget once finished (a cancelled one or one lost with its worker did not).
 FINISHED = (Trial.COMPLETE, Trial.PRUNED, Trial.FAILED)
@@ -203,32 +206,71 @@ def _embedded_reasons(search: Search, queued: list[Trial], lines) -> dict[int, t
     return reasons
 
 
-def _celery_reasons(search: Search, queued: list[Trial]) -> dict[int, tuple[int | None, str]]:
-    """Approximated from the database: Celery serves a device queue in the order trials were queued."""
-    when = Coalesce("queued_at", "created_at")
-    latest = max(t.queued_at or t.created_at for t in queued)
-    ahead_rows = list(Trial.objects.filter(state=Trial.QUEUED, search__state__in=Search.ACTIVE_STATES,
-                                           search__device=search.device, search__evaluator=Search.WORKERS)
-                      .annotate(when=when).filter(when__lte=latest).values_list("id", "search_id", "when"))
+def _device_words(search: Search) -> tuple[str, str]:
+    """("CPU"/"GPU", "N trials running on CPU workers") of the search's device queue."""
     running = Trial.objects.filter(state=Trial.RUNNING, search__device=search.device,
                                    search__evaluator=Search.WORKERS).count()
-    names = _names({s for _, s, _ in ahead_rows})
     device = "GPU" if search.device == "gpu" else "CPU"
+    return device, f"{running} trial{'s' if running != 1 else ''} running on {device} workers"
+
+
+def _celery_line_reasons(search: Search, queued: list[Trial], places: dict) -> dict[int, tuple[int | None, str]]:
+    device, busy = _device_words(search)
+    names = _names({k for _, ahead in places.values() for k in ahead})
     reasons = {}
     for trial in queued:
-        mine = (trial.queued_at or trial.created_at, trial.id)
-        ahead: dict[int, int] = {}
-        for other_id, search_id, other_when in ahead_rows:
-            if (other_when, other_id) < mine:
-                ahead[search_id] = ahead.get(search_id, 0) + 1
-        n = sum(ahead.values())
-        busy = f"{running} trial{'s' if running != 1 else ''} running on {device} workers"
+        n, ahead = places.get(trial.id, (0, {}))
         if not n:
             reasons[trial.id] = (1, f"waiting for a free {device} worker: first in line ({busy})")
         else:
             reasons[trial.id] = (n + 1, f"waiting for a free {device} worker: about {ordinal(n + 1)} in line, "
                                         f"behind {_behind_words(search, ahead, names)} ({busy})")
     return reasons
+
+
+def _fair_celery_reasons(search: Search, queued: list[Trial]) -> dict[int, tuple[int | None, str]]:
+    """Celery's slots serve a device queue's searches round robin, in searches_in_turn's order, each its
+    lowest numbered queued trial: this search's k-th trial waits for k of every other search's (one more
+    of those ahead of it in turn), as far as they have that many queued."""
+    turns = list(searches_in_turn(search.device).annotate(
+        waiting=Count("trials", filter=Q(trials__state=Trial.QUEUED))).values_list("id", "waiting"))
+    order = [search_id for search_id, _ in turns]
+    if search.id not in order:
+        return _celery_line_reasons(search, queued, {})
+    mine = order.index(search.id)
+    places = {}
+    for k, trial in enumerate(sorted(queued, key=lambda t: t.number)):
+        ahead = {search.id: k} if k else {}
+        for p, (other, waiting) in enumerate(turns):
+            n = min(waiting, k + (1 if p < mine else 0))
+            if other != search.id and n:
+                ahead[other] = n
+        places[trial.id] = (sum(ahead.values()), ahead)
+    return _celery_line_reasons(search, queued, places)
+
+
+def _celery_reasons(search: Search, queued: list[Trial]) -> dict[int, tuple[int | None, str]]:
+    if settings.NASWEB_FAIR_QUEUES:
+        return _fair_celery_reasons(search, queued)
+    return _fifo_celery_reasons(search, queued)
+
+
+def _fifo_celery_reasons(search: Search, queued: list[Trial]) -> dict[int, tuple[int | None, str]]:
+    """With NASWEB_FAIR_QUEUES off: Celery serves a device queue in the order trials were queued."""
+    when = Coalesce("queued_at", "created_at")
+    latest = max(t.queued_at or t.created_at for t in queued)
+    ahead_rows = list(Trial.objects.filter(state=Trial.QUEUED, search__state__in=Search.ACTIVE_STATES,
+                                           search__device=search.device, search__evaluator=Search.WORKERS)
+                      .annotate(when=when).filter(when__lte=latest).values_list("id", "search_id", "when"))
+    places = {}
+    for trial in queued:
+        mine = (trial.queued_at or trial.created_at, trial.id)
+        ahead: dict[int, int] = {}
+        for other_id, search_id, other_when in ahead_rows:
+            if (other_when, other_id) < mine:
+                ahead[search_id] = ahead.get(search_id, 0) + 1
+        places[trial.id] = (sum(ahead.values()), ahead)
+    return _celery_line_reasons(search, queued, places)
 
 
 def why_waiting(search: Search, embedded_lines: list | None = None) -> dict:

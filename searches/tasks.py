@@ -11,6 +11,7 @@ import socket
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 
 from devices import services as device_services
 
@@ -39,8 +40,15 @@ def advance_search(self, search_id: int) -> None:
 
 @shared_task(bind=True, name=dispatch.RUN_TRIAL, acks_late=True, max_retries=20, time_limit=6 * 3600, **RETRY)
 def run_trial(self, trial_id: int) -> None:
+    """A free slot of the trial's device queue: it runs the queued trial whose search's turn it is
+    (round robin across searches, runner.run_trial), so a search that queued many trials does not
+    hold up the next search behind all of them (NASWEB_FAIR_QUEUES off: the message's own trial)."""
     hostname = self.request.hostname or socket.gethostname()
-    runner.run_trial(trial_id, worker=hostname)
+    if self.request.retries or (self.request.delivery_info or {}).get("redelivered"):
+        # The attempt this message ran (maybe another search's trial) was interrupted: requeue what a
+        # dead process of this worker holds now, rather than wait until the sweep finds it stale.
+        runner.recover_trials_of_dead_processes(hostname)
+    runner.run_trial(trial_id, worker=hostname, fair=settings.NASWEB_FAIR_QUEUES)
 
 
 @shared_task(bind=True, name=dispatch.RUN_ONESHOT, acks_late=True, max_retries=20, time_limit=24 * 3600, **RETRY)

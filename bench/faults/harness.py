@@ -184,7 +184,7 @@ class Stack:
     def start_worker(self) -> subprocess.Popen:
         ready_before = self.worker_log.read_text().count(" ready.") if self.worker_log.exists() else 0
         cmd = [*self.wrap, sys.executable, "-m", "celery", "-A", "nasweb", "worker", "-Q",
-               f"{self.prefix}default,{self.prefix}cpu", "--concurrency", str(self.concurrency),
+               f"{self.prefix}default,{self.prefix}cpu,{self.prefix}oneshot", "--concurrency", str(self.concurrency),
                "-n", f"{self.node}-{self.prefix}@%h", "--without-gossip", "--without-mingle", "--loglevel", "INFO"]
         self.worker = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=open(self.worker_log, "a"),
                                        stderr=subprocess.STDOUT)

@@ -59,10 +59,13 @@ from .trials import (
     complete_trial,
     fail_trial,
     holds_trial,
+    next_trial_in_turn,
     prune_trial,
     record_epoch,
     recover_stale_trials,
     requeue_lost_trial,
+    searches_in_turn,
+    trial_in_turn,
 )
 
 __all__ = [
@@ -70,9 +73,10 @@ __all__ = [
     "benchmark_dataset", "builtin_dataset", "can_share", "cancel_search", "claim_oneshot", "claim_trial",
     "complete_trial", "create_project", "create_project_with_data", "create_share_link", "create_token",
     "dataset_by_choice", "fail_oneshot", "fail_trial", "finish_oneshot", "heartbeat", "holds_trial",
-    "import_trained_model", "pause_search",
+    "import_trained_model", "next_trial_in_turn", "pause_search",
     "prune_trial", "record_epoch", "record_oneshot_epoch", "recover_active_searches", "recover_stale_trials",
     "release_lost_oneshot", "report_epoch", "requeue_lost_trial", "resume_search", "retrain_architecture",
-    "revoke_share_link", "revoke_token", "split_oneshot_settings", "start_pruning_search", "start_search", "sweep",
-    "tell_trial", "upload_dataset", "user_for_key", "validate_search", "why_not_prunable",
+    "revoke_share_link", "revoke_token", "searches_in_turn", "split_oneshot_settings", "start_pruning_search",
+    "start_search", "sweep",
+    "tell_trial", "trial_in_turn", "upload_dataset", "user_for_key", "validate_search", "why_not_prunable",
 ]

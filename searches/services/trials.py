@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .. import dispatch, events
@@ -15,6 +16,10 @@ from ..engine_data import checkpoints_of, discard_files
 from ..engine_setup import build_search_pruner, history_for
 from ..models import Search, Trial, TrialMetric
 from ..pruners import PRUNERS
+
+#: Searches whose queued trials a worker may claim (claim_trial's condition): a paused search's queued
+#: trials still run, it only stops proposing new ones.
+OPEN_FOR_CLAIMS = Search.ACTIVE_STATES + (Search.PAUSED,)
 
 
 def create_trial(search: Search, number: int, arch: dict, space) -> Trial:
@@ -43,8 +48,7 @@ def claim_trial(trial_id: int, worker: str, device: str, pid: int | None = None,
     if take_over_attempt is not None:
         claimable |= Q(state=Trial.RUNNING, attempt=take_over_attempt)
     with transaction.atomic():
-        open_search = Search.ACTIVE_STATES + (Search.PAUSED,)
-        updated = (Trial.objects.filter(claimable, id=trial_id, search__state__in=open_search)
+        updated = (Trial.objects.filter(claimable, id=trial_id, search__state__in=OPEN_FOR_CLAIMS)
                    .update(state=Trial.RUNNING, worker=worker[:200], device=device[:60], started_at=now,
                            heartbeat_at=now, epochs_done=0, attempt=F("attempt") + 1, worker_pid=pid))
         if not updated:
@@ -52,6 +56,39 @@ def claim_trial(trial_id: int, worker: str, device: str, pid: int | None = None,
         trial = Trial.objects.select_related("search", "search__space", "search__project__dataset").get(id=trial_id)
         events.trial_changed(trial)
     return trial
+
+
+def searches_in_turn(device, own_trial_id: int | None = None):
+    """The fair order of a device queue's free slot (Celery's run_trial message is such a slot, not a
+    trial: runner.py): the searches with queued trials, the one with the fewest running trials first,
+    ties by the search served least recently (its latest claim; never served first), then by age. Each
+    is annotated with `next_trial`, its lowest numbered queued trial, or `own_trial_id` when that is one
+    of its queued trials. `device` is "cpu"/"gpu" or an OuterRef to one."""
+    trials = Trial.objects.filter(search=OuterRef("pk"))
+    queued = trials.filter(state=Trial.QUEUED)
+    running = (trials.filter(state=Trial.RUNNING).order_by().values("search")
+               .annotate(n=Count("id")).values("n"))
+    served = trials.filter(started_at__isnull=False).order_by("-started_at").values("started_at")[:1]
+    lowest = queued.order_by("number").values("id")[:1]
+    next_trial = Subquery(lowest)
+    if own_trial_id is not None:
+        next_trial = Coalesce(Subquery(queued.filter(id=own_trial_id).order_by().values("id")[:1]), next_trial)
+    return (Search.objects.filter(Exists(queued), state__in=OPEN_FOR_CLAIMS, device=device,
+                                  evaluator=Search.WORKERS)
+            .annotate(running=Coalesce(Subquery(running, output_field=IntegerField()), Value(0)),
+                      served=Subquery(served), next_trial=next_trial)
+            .order_by("running", F("served").asc(nulls_first=True), "id"))
+
+
+def trial_in_turn(device, own_trial_id: int | None = None) -> Subquery:
+    """The trial a free slot takes (searches_in_turn's first search's next trial) as an expression:
+    runner.py reads it with the message's own trial row, so the fair pick costs no query of its own."""
+    return Subquery(searches_in_turn(device, own_trial_id).values("next_trial")[:1])
+
+
+def next_trial_in_turn(device: str) -> int | None:
+    """The queued trial a free slot of `device` takes now, or None when the queue is empty."""
+    return searches_in_turn(device).values_list("next_trial", flat=True).first()
 
 
 def holding(trial_id: int, attempt: int):

@@ -133,7 +133,8 @@ def test_queued_trials_in_the_embedded_worker_wait_behind_the_searches_ahead(sta
 
 
 @pytest.mark.django_db
-def test_on_celery_a_queued_trial_waits_for_a_free_worker_behind_earlier_queued_trials(start_search):
+def test_on_celery_without_fair_queues_a_trial_waits_behind_earlier_queued_trials(start_search, settings):
+    settings.NASWEB_FAIR_QUEUES = False
     other, mine, finished = start_search(name="other"), start_search(name="mine"), start_search(name="old")
     Search.objects.filter(id__in=[other.id, mine.id]).update(state="running")
     Search.objects.filter(id=finished.id).update(state="done")
@@ -186,3 +187,23 @@ def test_a_status_says_when_it_was_read_so_the_page_drops_an_older_one(start_sea
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert status(start_search(), None, now)["as_of"] == now.timestamp()
+
+
+@pytest.mark.django_db
+def test_on_celery_a_queued_trial_waits_its_searchs_turn_round_robin(start_search):
+    big, mine, idle = start_search(name="big"), start_search(name="mine"), start_search(name="idle")
+    Search.objects.filter(id__in=[big.id, mine.id, idle.id]).update(state="running")
+    mine.refresh_from_db()
+    make_trials(big, ["queued"] * 30, queued_at=timezone.now() - timedelta(minutes=5))  # queued long before mine
+    earlier = timezone.now() - timedelta(minutes=1)
+    make_trials(big, ["complete"], start=31, started_at=earlier)  # served: behind the never-served searches
+    make_trials(idle, ["queued"])
+    first, second = make_trials(mine, ["queued", "queued"])
+    make_trials(mine, ["running"], start=3)  # one running: the others go first (idle: never served)
+    waiting = search_status.why_waiting(mine)
+    assert [(t["id"], t["position"]) for t in waiting["trials"]] == [(first.id, 3), (second.id, 5)]
+    assert waiting["trials"][0]["reason"] == ("waiting for a free CPU worker: about 3rd in line, behind "
+                                              "search “idle” (1 trial), search “big” (1 trial) "
+                                              "(1 trial running on CPU workers)")
+    assert "search “idle” (1 trial), search “big” (2 trials), 1 earlier trial of this search" in \
+        waiting["trials"][1]["reason"]

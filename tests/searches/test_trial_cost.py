@@ -38,8 +38,9 @@ def queued(search_id: int) -> int:
 
 
 def run_one(trial_id: int, search_id: int) -> int:
-    """The work of one trial: its task, then the advance its result sends (which creates the next)."""
-    runner.run_trial(trial_id, worker="w")
+    """The work of one trial: its task as Celery runs it (a slot that picks the trial in turn, in the
+    same query that reads the message's row), then the advance its result sends (which creates the next)."""
+    runner.run_trial(trial_id, worker="w", fair=True)
     services.advance_search(search_id)
     return trial_id
 
