@@ -106,7 +106,7 @@ def best_figure(points: list[tuple[int, float]], metric: str = "val_accuracy", d
             "legend": LEGEND_ON_TOP,
             "height": 320,
         },
-        "meta": {"points": len(points), "shown": len(shown)},
+        "meta": {"points": len(points), "shown": len(shown), "limit": MAX_SCATTER_POINTS},
     }
 
 
@@ -181,7 +181,8 @@ def pareto_points_figure(points: list[tuple[float, float, int]], x_metric: str, 
                       "type": "log" if x_metric == "params" else "linear"},
             "yaxis": {"title": {"text": metric_label(y_metric, labels)}},
         },
-        "meta": {"points": len(points), "shown": len(shown), "directions": [x_direction, y_direction]},
+        "meta": {"points": len(points), "shown": len(shown), "limit": MAX_SCATTER_POINTS,
+                 "directions": [x_direction, y_direction]},
     }
 
 
@@ -324,7 +325,7 @@ def best_by_time_figure(points: list[tuple[float, float, int]], metric: str = "v
             "xaxis": {"title": {"text": "seconds since the search started"}, "rangemode": "tozero"},
             "yaxis": {"title": {"text": metric_label(metric)}},
         },
-        "meta": {"points": len(points), "shown": len(shown)},
+        "meta": {"points": len(points), "shown": len(shown), "limit": MAX_SCATTER_POINTS},
     }
 
 

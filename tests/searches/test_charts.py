@@ -70,7 +70,7 @@ def test_large_scatters_are_thinned_svg_but_keep_every_step():
     assert fig["data"][0]["type"] == "scatter" and len(fig["data"][0]["x"]) == charts.MAX_SCATTER_POINTS
     assert fig["data"][0]["x"][0] == 1 and fig["data"][0]["x"][-1] > 19_900  # spread over every trial
     assert fig["data"][1]["x"][-1] == 20_000 and len(fig["data"][1]["x"]) == 20_000  # every step kept
-    assert fig["meta"] == {"points": 20_000, "shown": charts.MAX_SCATTER_POINTS}
+    assert fig["meta"] == {"points": 20_000, "shown": charts.MAX_SCATTER_POINTS, "limit": charts.MAX_SCATTER_POINTS}
     small = charts.best_figure(points[:100])
     assert small["data"][0]["type"] == "scatter" and len(small["data"][0]["x"]) == 100
 

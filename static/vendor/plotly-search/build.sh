@@ -15,6 +15,6 @@ cp "$here/index.js" .
 ./node_modules/.bin/esbuild index.js --bundle --minify --format=iife --global-name=Plotly --target=es2016 \
   --define:global=window --define:define.amd=false --alias:regl=@plotly/regl --legal-comments=none \
   --log-level=warning --outfile=bundle.js
-{ printf '/* plotly.js v%s (MIT, Copyright 2012-2026 Plotly, Inc.; LICENSE beside this file): core, bar, heatmap,\n   parcoords. Built by static/vendor/plotly-search/build.sh from index.js. */\n' "$PLOTLY_JS"; cat bundle.js; } \
+{ printf '/* plotly.js v%s (MIT License, Plotly Technologies Inc.: LICENSE beside this file): core, bar,\n   heatmap, parcoords. Built by static/vendor/plotly-search/build.sh from index.js. */\n' "$PLOTLY_JS"; cat bundle.js; } \
   > "$here/plotly-search.min.js"
 cp node_modules/plotly.js/LICENSE "$here/LICENSE"
