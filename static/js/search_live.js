@@ -410,8 +410,10 @@
 
   function drawOneShot(oneshot) {
     if (!oneshot || !window.Plotly) return;
-    Object.entries(oneshot.charts).forEach(function ([name, fig]) {
-      if (document.getElementById(name + "-chart")) Plotly.react(name + "-chart", fig.data, fig.layout, plotConfig);
+    Object.entries(oneshot.charts).forEach(function ([name, fig]) {  // a task each, like every chart here
+      setTimeout(function () {
+        if (document.getElementById(name + "-chart")) Plotly.react(name + "-chart", fig.data, fig.layout, plotConfig);
+      }, 0);
     });
     document.getElementById("derived-arch").textContent = oneshot.derived ? oneshot.derived.description : "not yet";
     document.getElementById("oneshot-progress").textContent =
