@@ -334,18 +334,22 @@
   }
 
   function extendSampled(id, s, columns) {  // columns: {x: [...], y: [...], text?: [...]} of the new points
-    const n = columns.x.length;
-    if (!n) return;
-    if (s.shown + n > s.limit) {
-      const trace = document.getElementById(id).data[0], halved = {};
-      Object.keys(columns).forEach(function (k) { halved[k] = [trace[k].filter((_, i) => i % 2 === 0)]; });
-      Plotly.restyle(id, halved, [0]);
-      s.shown = halved.x[0].length; s.stride *= 2;
+    const keys = Object.keys(columns), wrap = (cols) => Object.fromEntries(keys.map((k) => [k, [cols[k]]]));
+    if (!columns.x.length) return;
+    if (s.shown + columns.x.length <= s.limit) {
+      Plotly.extendTraces(id, wrap(columns), [0]);
+      s.shown += columns.x.length;
+      return;
     }
-    const update = {};
-    Object.keys(columns).forEach(function (k) { update[k] = [columns[k]]; });
-    Plotly.extendTraces(id, update, [0]);
-    s.shown += n;
+    // Full: every other point goes (old and new alike) until they fit, and half as many are drawn from now on.
+    const trace = document.getElementById(id).data[0];
+    let merged = Object.fromEntries(keys.map((k) => [k, Array.from(trace[k] || []).concat(columns[k])]));
+    while (merged.x.length > s.limit) {
+      merged = Object.fromEntries(keys.map((k) => [k, merged[k].filter((_, i) => i % 2 === 0)]));
+      s.stride *= 2;
+    }
+    Plotly.restyle(id, wrap(merged), [0]);
+    s.shown = merged.x.length;
   }
 
   function addChartPoint(t, v) {
