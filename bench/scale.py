@@ -5,9 +5,12 @@
 For each size a search is made with bulk inserts (complete trials with accuracy, parameters and a
 learning-curve epoch, as the services write them), then: time to first byte and size of the search
 page; p50/p95 over `--requests` requests of each endpoint the page calls (data.json, leaderboard.json
-as first shown and sorted by parameters on a far page, charts.json, events.json); and in headless
-Chromium, first paint and first contentful paint, the time until both charts are drawn, and the
-longest main-thread task (PerformanceObserver "longtask", from navigation until the charts are drawn).
+as first shown and sorted by parameters on a far page, charts.json, events.json, progress-charts.json,
+analysis.json); and in headless
+Chromium, first paint and first contentful paint, the time until every chart of the page is drawn
+(PAGE_CHARTS), and the longest main-thread tasks (PerformanceObserver "longtask", from navigation until
+the last chart is drawn), each with when it started; then the longest task once the parallel
+coordinates are scrolled into view (drawn only then).
 Prints the machine load with each size. Needs PostgreSQL and Redis (DATABASE_URL's server, REDIS_URL).
 """
 
@@ -20,6 +23,7 @@ import random
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,15 +33,22 @@ sys.path.insert(0, str(ROOT / "bench"))
 from throughput import load, setup_django  # noqa: E402
 
 LONGTASKS = """
-window.__longest = 0; window.__tasks = 0;
+window.__longest = 0; window.__tasks = 0; window.__taskList = [];
 new PerformanceObserver((list) => { for (const e of list.getEntries()) {
-  window.__tasks += 1; window.__longest = Math.max(window.__longest, e.duration); } })
+  window.__tasks += 1; window.__longest = Math.max(window.__longest, e.duration);
+  window.__taskList.push([Math.round(e.startTime), Math.round(e.duration)]); } })
   .observe({type: "longtask", buffered: true});
 """
+#: Every chart the search page draws as it loads, for a finished search of complete trials: the longest
+#: task is measured until the last of them is drawn. The parallel coordinates (WebGL) are drawn when their
+#: card comes into view: measured apart, after scrolling to them.
+PAGE_CHARTS = ("best-chart", "pareto-chart", "best-time-chart", "curves-chart", "live-importance-chart")
+LONGEST_SINCE = "(since) => Math.max(0, ...window.__taskList.filter(([at]) => at >= since).map(([, ms]) => ms))"
 
 
 def make_search(user, size: int):
     from django.db import connection, transaction
+    from django.utils import timezone
 
     from searches import dispatch, services
     from searches.models import Search, Trial, TrialMetric
@@ -51,6 +62,7 @@ def make_search(user, size: int):
     finally:
         dispatch.send_now = real_send
     space, rng = search.space.build(), random.Random(size)
+    started = timezone.now() - timedelta(seconds=size)  # one trial a second, as a lookup search finishes them
     with transaction.atomic():
         rows = []
         for number in range(1, size + 1):
@@ -59,12 +71,15 @@ def make_search(user, size: int):
             rows.append(Trial(search=search, number=number, arch=arch, arch_key=f"scale-{number}",
                               description=space.describe(arch)[:300], state="complete", val_accuracy=acc,
                               params=params, epochs_done=1, worker="bench",
+                              started_at=started + timedelta(seconds=number - 1),
+                              finished_at=started + timedelta(seconds=number),
                               metrics={"val_accuracy": acc, "test_accuracy": acc - 0.01, "params": params}))
         Trial.objects.bulk_create(rows, batch_size=5000)
         ids = Trial.objects.filter(search=search).values_list("id", "val_accuracy")
         TrialMetric.objects.bulk_create([TrialMetric(trial_id=i, epoch=1, name="val_accuracy", value=v)
                                          for i, v in ids], batch_size=5000)
-        Search.objects.filter(id=search.id).update(state=Search.DONE)
+        Search.objects.filter(id=search.id).update(state=Search.DONE, started_at=started,
+                                                   finished_at=started + timedelta(seconds=size))
     with connection.cursor() as cursor:  # what autovacuum does within a minute of a bulk insert
         cursor.execute("VACUUM ANALYZE searches_trial")
         cursor.execute("VACUUM ANALYZE searches_trialmetric")
@@ -118,15 +133,22 @@ def chromium(url: str, cookie: str) -> dict:
             page.add_init_script(LONGTASKS)
             page.set_default_timeout(300_000)
             page.goto(url)
-            page.wait_for_selector("#best-chart .main-svg")
-            page.wait_for_selector("#pareto-chart .main-svg")
+            for chart in PAGE_CHARTS:
+                page.wait_for_selector(f"#{chart} .main-svg")
             page.wait_for_function("document.querySelectorAll('#leaderboard tbody tr').length > 0")
             page.wait_for_timeout(300)
             figures = page.evaluate("""() => {
               const paint = Object.fromEntries(performance.getEntriesByType("paint").map((e) => [e.name, e.startTime]));
               return {first_paint: paint["first-paint"], first_contentful_paint: paint["first-contentful-paint"],
-                      charts_drawn: performance.now(), longest_task: window.__longest, long_tasks: window.__tasks};
+                      charts_drawn: performance.now(), longest_task: window.__longest, long_tasks: window.__tasks,
+                      longest_three: window.__taskList.sort((a, b) => b[1] - a[1]).slice(0, 3)
+                        .map(([at, ms]) => ms + " ms at " + at + " ms").join(", ") || "none"};
             }""")
+            scrolled = page.evaluate("performance.now()")
+            page.locator("#live-analysis").scroll_into_view_if_needed()
+            page.wait_for_selector("#live-parcoords-chart .main-svg")
+            page.wait_for_timeout(300)
+            figures["parcoords_task"] = page.evaluate(LONGEST_SINCE, scrolled)
         finally:
             browser.close()
     return figures
@@ -162,6 +184,7 @@ def main() -> None:
                 "leaderboard.json by params, far page": page + "leaderboard.json?sort=params&dir=asc&page=" +
                 str(max(1, size // 100)),
                 "charts.json": page + "charts.json", "events.json": page + "events.json?after=0",
+                "progress-charts.json": page + "progress-charts.json", "analysis.json": page + "analysis.json",
             }
             first_charts = timed_get(port, endpoints["charts.json"], cookie)[1]
             print(f"  charts.json, first (uncached) request: {1000 * first_charts:.1f} ms")
@@ -172,7 +195,9 @@ def main() -> None:
             figures = chromium(base + page, cookie)
             print("  chromium: first paint {first_paint:.0f} ms, first contentful paint "
                   "{first_contentful_paint:.0f} ms, charts drawn {charts_drawn:.0f} ms, "
-                  "longest main-thread task {longest_task:.0f} ms ({long_tasks} tasks over 50 ms)".format(**figures))
+                  "longest main-thread task {longest_task:.0f} ms ({long_tasks} tasks over 50 ms; "
+                  "longest: {longest_three}); parallel coordinates scrolled into view: longest task "
+                  "{parcoords_task:.0f} ms".format(**figures))
     print(f"\n{load()}")
 
 

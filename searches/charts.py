@@ -23,8 +23,14 @@ METRIC_LABELS = {"val_accuracy": "validation accuracy", "test_accuracy": "test a
                  "train_seconds": "training seconds"}
 
 
-#: Beyond this many points a scatter is drawn with WebGL (scattergl), beyond the second it is thinned.
-WEBGL_ABOVE, MAX_SCATTER_POINTS = 2000, 5000
+#: The trace types of static/vendor/plotly-search/plotly-search.min.js (its index.js registers them), the
+#: search page's partial plotly.js bundle: every figure that page draws uses only these. No scattergl: its
+#: WebGL code and set-up were most of the page's longest task; a thinned SVG scatter draws in less.
+SEARCH_PAGE_TRACES = ("scatter", "bar", "heatmap", "parcoords")
+#: An SVG scatter of this many points is drawn in about 100 ms in headless Chromium at load 6 on two cores
+#: (bench/scale.py); beyond it the points are thinned (the best line and the Pareto front, separate
+#: traces, are always drawn in full).
+MAX_SCATTER_POINTS = 1000
 
 
 def _better(a, b, direction: str) -> bool:
@@ -66,9 +72,10 @@ def thin(points: list, limit: int = MAX_SCATTER_POINTS) -> list:
 
 
 def scatter_trace(points: list) -> dict:
-    """Plotly's SVG scatter slows past a few thousand points: WebGL above WEBGL_ABOVE, thinned above
-    MAX_SCATTER_POINTS (the front or the best line, drawn in full, carries what matters)."""
-    return {"type": "scattergl" if len(points) > WEBGL_ABOVE else "scatter", "mode": "markers"}
+    """The many points behind a line, drawn with SVG and thinned above MAX_SCATTER_POINTS (the front or the
+    best line, drawn in full, carries what matters); smaller markers once they are thinned."""
+    size = 7 if len(points) <= MAX_SCATTER_POINTS else 4
+    return {"type": "scatter", "mode": "markers", "marker": {**BACKGROUND_POINTS, "size": size}}
 
 
 def best_so_far_figure(trials: list[dict], metric: str = "val_accuracy", direction: str = "max") -> dict:
@@ -88,8 +95,7 @@ def best_figure(points: list[tuple[int, float]], metric: str = "val_accuracy", d
     shown = thin(points)
     return {
         "data": [
-            {**scatter_trace(points), "name": "trial", "x": [p[0] for p in shown], "y": [p[1] for p in shown],
-             "marker": {**BACKGROUND_POINTS, "size": 7 if len(points) <= WEBGL_ABOVE else 4}},
+            {**scatter_trace(points), "name": "trial", "x": [p[0] for p in shown], "y": [p[1] for p in shown]},
             {"type": "scatter", "mode": "lines+markers", "name": "best so far",
              "x": xs, "y": ys, "marker": {"color": BLUE}, "line": {"shape": "hv", "color": BLUE}},
         ],
@@ -100,7 +106,7 @@ def best_figure(points: list[tuple[int, float]], metric: str = "val_accuracy", d
             "legend": LEGEND_ON_TOP,
             "height": 320,
         },
-        "meta": {"points": len(points), "shown": len(shown)},
+        "meta": {"points": len(points), "shown": len(shown), "limit": MAX_SCATTER_POINTS},
     }
 
 
@@ -164,8 +170,7 @@ def pareto_points_figure(points: list[tuple[float, float, int]], x_metric: str, 
     return {
         "data": [
             {**scatter_trace(points), "name": "trial", "x": [p[0] for p in shown],
-             "y": [p[1] for p in shown], "text": [f"trial {p[2]}" for p in shown],
-             "marker": {**BACKGROUND_POINTS, "size": 7 if len(points) <= WEBGL_ABOVE else 4}},
+             "y": [p[1] for p in shown], "text": [f"trial {p[2]}" for p in shown]},
             {"type": "scatter", "mode": "lines+markers", "name": "Pareto front",
              "x": [p[0] for p in front], "y": [p[1] for p in front], "text": [f"trial {p[2]}" for p in front],
              "marker": {"color": VERMILLION, "size": 9}, "line": {"shape": "hv", "color": VERMILLION}},
@@ -176,7 +181,8 @@ def pareto_points_figure(points: list[tuple[float, float, int]], x_metric: str, 
                       "type": "log" if x_metric == "params" else "linear"},
             "yaxis": {"title": {"text": metric_label(y_metric, labels)}},
         },
-        "meta": {"points": len(points), "shown": len(shown), "directions": [x_direction, y_direction]},
+        "meta": {"points": len(points), "shown": len(shown), "limit": MAX_SCATTER_POINTS,
+                 "directions": [x_direction, y_direction]},
     }
 
 
@@ -310,8 +316,7 @@ def best_by_time_figure(points: list[tuple[float, float, int]], metric: str = "v
     return {
         "data": [
             {**scatter_trace(points), "name": "trial", "x": [p[0] for p in shown], "y": [p[1] for p in shown],
-             "text": [f"trial {p[2]}" for p in shown],
-             "marker": {**BACKGROUND_POINTS, "size": 7 if len(points) <= WEBGL_ABOVE else 4}},
+             "text": [f"trial {p[2]}" for p in shown]},
             {"type": "scatter", "mode": "lines+markers", "name": "best so far", "x": xs, "y": ys,
              "marker": {"color": ORANGE}, "line": {"shape": "hv", "color": ORANGE}},
         ],
@@ -320,7 +325,7 @@ def best_by_time_figure(points: list[tuple[float, float, int]], metric: str = "v
             "xaxis": {"title": {"text": "seconds since the search started"}, "rangemode": "tozero"},
             "yaxis": {"title": {"text": metric_label(metric)}},
         },
-        "meta": {"points": len(points), "shown": len(shown)},
+        "meta": {"points": len(points), "shown": len(shown), "limit": MAX_SCATTER_POINTS},
     }
 
 

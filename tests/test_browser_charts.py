@@ -43,6 +43,10 @@ def test_the_search_page_charts_a_finished_lookup_search(finished_lookup_search)
             page.click("text=Random cells")
             page.wait_for_selector("#search-state:has-text('done')", timeout=60_000)
             # Opened while it ran or after: the charts follow the socket's events to the finished search.
+            # The parallel coordinates (WebGL, slow to set up without a GPU) are drawn once their card is in view.
+            page.wait_for_selector("#best-time-chart .main-svg", timeout=60_000)
+            assert page.evaluate("document.getElementById('live-parcoords-chart').data") is None
+            page.locator("#live-analysis").scroll_into_view_if_needed()
             page.wait_for_function(f"""() => {{ const c = document.getElementById('live-parcoords-chart');
                 return c.data && c.data[0].dimensions[6].values.length === {TRIALS}; }}""", timeout=60_000)
             dimensions = page.evaluate("document.getElementById('live-parcoords-chart').data[0].dimensions")

@@ -3,13 +3,15 @@
 // announces each as a "nas:search-event"; here a recorded epoch extends its running trial's curve at once,
 // and a trial that starts or finishes refetches the small progress-charts.json (at most every
 // PROGRESS_EVERY_MS) and, when one completes, analysis.json (at most every ANALYSIS_EVERY_MS: the server
-// refits its forest only when a trial has completed). Nothing else on the page is refetched.
+// refits its forest only when a trial has completed). Nothing else on the page is refetched. Each chart is
+// drawn in a task of its own, and the parallel coordinates only once their card is in view.
 (function () {
   if (!document.getElementById("live-charts") || !window.Plotly) return;
   const base = location.pathname;
   const PROGRESS_EVERY_MS = 2000, ANALYSIS_EVERY_MS = 5000;
   const config = {displaylogo: false, responsive: true};
   let curveMetric = null, curveIndex = new Map();  // trial id -> index of its trace in the curves chart
+  const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
   function getJSON(url) {
     return fetch(url, {credentials: "same-origin"}).then(function (r) {
@@ -52,24 +54,52 @@
 
   // search_live.js draws these two (into hidden divs until a trial completes); the same completed trials
   // make the best-by-time line, so they show when it does.
+  // Each in a task of its own, like every chart draw here: the page answers input between them.
   function showTrialCharts(has) {
-    ["best", "pareto"].forEach(function (name) {
-      const chart = document.getElementById(name + "-chart");
-      const wasHidden = chart.hidden;
-      chart.hidden = !has;
-      document.getElementById(name + "-empty").hidden = has;
-      if (has && wasHidden && chart.data) Plotly.Plots.resize(chart);  // drawn while hidden: fit it to its card
-    });
+    return ["best", "pareto"].reduce(function (done, name) {
+      return done.then(function () {
+        const chart = document.getElementById(name + "-chart");
+        const wasHidden = chart.hidden;
+        chart.hidden = !has;
+        document.getElementById(name + "-empty").hidden = has;
+        if (!(has && wasHidden && chart.data)) return;
+        return nextTask().then(() => Plotly.Plots.resize(chart));  // drawn while hidden: fit it to its card
+      });
+    }, Promise.resolve());
   }
 
   function loadProgress() {
     return getJSON(base + "progress-charts.json").then(function (figs) {
-      showTrialCharts(draw("best-time", figs.best_time));
-      draw("curves", figs.curves);
-      curveMetric = figs.curves.meta.metric;
-      curveIndex = new Map(figs.curves.data.map((t, i) => [t.meta.trial_id, i]));
-    }).catch(() => {});
+      const has = draw("best-time", figs.best_time);
+      return nextTask().then(function () {
+        draw("curves", figs.curves);
+        curveMetric = figs.curves.meta.metric;
+        curveIndex = new Map(figs.curves.data.map((t, i) => [t.meta.trial_id, i]));
+        return showTrialCharts(has);
+      });
+    }).catch(() => {}).finally(function () {
+      if (!aboveShown) { aboveShown = true; setTimeout(drawParcoords, 0); }
+    });
   }
+
+  // Parallel coordinates are WebGL: setting up a context and its shaders takes a second or more without a
+  // GPU (headless Chromium with --disable-gpu: bench/scale.py), whatever the number of lines. So the chart
+  // is drawn when its card is in view (and redrawn there as trials complete), and not before the charts
+  // above it have been shown: until then the page is short and every card looks in view.
+  const card = document.getElementById("live-analysis");
+  let parcoords = null, parcoordsDrawn = null, aboveShown = false;
+  function inView(el) {
+    const box = el.getBoundingClientRect();
+    return box.top < innerHeight + 100 && box.bottom > -100;
+  }
+  function drawParcoords() {
+    if (!aboveShown || !parcoords || parcoords === parcoordsDrawn || !inView(card)) return;
+    parcoordsDrawn = parcoords;
+    Plotly.react("live-parcoords-chart", parcoords.data, parcoords.layout, config);
+  }
+  new IntersectionObserver(function (entries) {
+    if (entries.some((e) => e.isIntersecting)) setTimeout(drawParcoords, 0);
+  }, {rootMargin: "100px"}).observe(card);
 
   function listItems(id, sentences) {
     document.getElementById(id).replaceChildren(...sentences.map(function (s) {
@@ -86,8 +116,9 @@
       const chart = document.getElementById("live-parcoords-chart");
       chart.hidden = !a.ready;
       if (!a.ready) return;
-      Plotly.react(chart, a.parcoords.data, a.parcoords.layout, config);
       Plotly.react("live-importance-chart", a.importance.data, a.importance.layout, config);
+      parcoords = a.parcoords;
+      setTimeout(drawParcoords, 0);
       document.getElementById("importance-headline").textContent =
         a.headline || "No decision changed the forest's predictions: every choice did about as well.";
       listItems("importance-sentences", a.sentences.concat(a.op_sentences));

@@ -293,12 +293,13 @@
     if (!document.getElementById("best-chart")) return Promise.resolve();
     return getJSON(base + "charts.json").then(function (figs) {
       if (!window.Plotly) return;
-      // One chart a task: each draw of thousands of WebGL points is a long task of its own, so the
-      // page answers input between them.
+      // One chart a task (each draw of up to a thousand SVG points is a task of its own), so the page
+      // answers input between them.
       Plotly.react("best-chart", figs.best.data, figs.best.layout, plotConfig);
       return nextTask().then(function () {
         Plotly.react("pareto-chart", figs.pareto.data, figs.pareto.layout, plotConfig);
         drawnNumbers = new Set(figs.best.data[0].x);
+        bestSampler = sampler(figs.best.meta); paretoSampler = sampler(figs.pareto.meta);
         bestChart = {x: figs.best.data[1].x.slice(), y: figs.best.data[1].y.slice()};
         paretoChart = {points: figs.pareto.data[1].x.map((x, i) => [x, figs.pareto.data[1].y[i], figs.pareto.data[1].text[i]])};
         chartsDrawn = true;
@@ -312,7 +313,44 @@
   // A point is drawn once: charts.json may already hold a trial whose event comes after it was built
   // (drawnNumbers: the trial numbers the charts hold).
   let pendingPoints = [], pointsScheduled = false, drawnNumbers = new Set();
+  let bestSampler = null, paretoSampler = null;
   const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+  // The trial points behind the lines stay at most meta.limit (charts.py MAX_SCATTER_POINTS), spread evenly
+  // over the search as the server thins them: one new trial in `stride` is drawn, and when the chart is
+  // full it keeps every other point and the stride doubles. An SVG draw then stays short at any size.
+  function sampler(meta) {
+    return {limit: meta.limit, shown: meta.shown, stride: meta.points > meta.shown ? meta.points / meta.shown : 1,
+            due: 0};
+  }
+
+  function sample(s, items) {
+    return items.filter(function () {
+      s.due += 1;
+      if (s.due < s.stride) return false;
+      s.due -= s.stride;
+      return true;
+    });
+  }
+
+  function extendSampled(id, s, columns) {  // columns: {x: [...], y: [...], text?: [...]} of the new points
+    const keys = Object.keys(columns), wrap = (cols) => Object.fromEntries(keys.map((k) => [k, [cols[k]]]));
+    if (!columns.x.length) return;
+    if (s.shown + columns.x.length <= s.limit) {
+      Plotly.extendTraces(id, wrap(columns), [0]);
+      s.shown += columns.x.length;
+      return;
+    }
+    // Full: every other point goes (old and new alike) until they fit, and half as many are drawn from now on.
+    const trace = document.getElementById(id).data[0];
+    let merged = Object.fromEntries(keys.map((k) => [k, Array.from(trace[k] || []).concat(columns[k])]));
+    while (merged.x.length > s.limit) {
+      merged = Object.fromEntries(keys.map((k) => [k, merged[k].filter((_, i) => i % 2 === 0)]));
+      s.stride *= 2;
+    }
+    Plotly.restyle(id, wrap(merged), [0]);
+    s.shown = merged.x.length;
+  }
 
   function addChartPoint(t, v) {
     if (!window.Plotly || !document.getElementById("best-chart")) return;
@@ -327,13 +365,15 @@
     pendingPoints = [];
     points.forEach(([t]) => drawnNumbers.add(t.number));
     if (!points.length) return;
-    Plotly.extendTraces("best-chart", {x: [points.map((p) => p[0].number)], y: [points.map((p) => p[1])]}, [0]);
+    const drawn = sample(bestSampler, points);
+    extendSampled("best-chart", bestSampler, {x: drawn.map((p) => p[0].number), y: drawn.map((p) => p[1])});
     points.forEach(([t, v]) => stepBestLine(t.number, v));
     Plotly.restyle("best-chart", {x: [bestChart.x.slice()], y: [bestChart.y.slice()]}, [1]);
     const costed = points.map(([t, v]) => [value(t, second.metric), v, "trial " + t.number]).filter((p) => p[0] !== null);
     if (!costed.length) return;
-    Plotly.extendTraces("pareto-chart", {x: [costed.map((p) => p[0])], y: [costed.map((p) => p[1])],
-                                         text: [costed.map((p) => p[2])]}, [0]);
+    const spread = sample(paretoSampler, costed);
+    extendSampled("pareto-chart", paretoSampler, {x: spread.map((p) => p[0]), y: spread.map((p) => p[1]),
+                                                  text: spread.map((p) => p[2])});
     if (!costed.map(addToFront).some(Boolean)) return;
     const pts = paretoChart.points;
     Plotly.restyle("pareto-chart", {x: [pts.map((p) => p[0])], y: [pts.map((p) => p[1])], text: [pts.map((p) => p[2])]}, [1]);
@@ -374,8 +414,10 @@
 
   function drawOneShot(oneshot) {
     if (!oneshot || !window.Plotly) return;
-    Object.entries(oneshot.charts).forEach(function ([name, fig]) {
-      if (document.getElementById(name + "-chart")) Plotly.react(name + "-chart", fig.data, fig.layout, plotConfig);
+    Object.entries(oneshot.charts).forEach(function ([name, fig]) {  // a task each, like every chart here
+      setTimeout(function () {
+        if (document.getElementById(name + "-chart")) Plotly.react(name + "-chart", fig.data, fig.layout, plotConfig);
+      }, 0);
     });
     document.getElementById("derived-arch").textContent = oneshot.derived ? oneshot.derived.description : "not yet";
     document.getElementById("oneshot-progress").textContent =

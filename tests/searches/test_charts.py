@@ -1,3 +1,5 @@
+import random
+
 from searches import charts
 
 
@@ -46,8 +48,6 @@ def test_the_weights_heat_map_keeps_number_like_choices_as_categories():
 
 
 def test_pareto_sweep_matches_the_pairwise_definition_on_random_points():
-    import random
-
     from devices.charts import dominates
 
     rng = random.Random(3)
@@ -64,13 +64,24 @@ def test_best_line_is_its_improvement_points_carried_to_the_last_trial():
     assert (fig["data"][1]["x"], fig["data"][1]["y"]) == ([1, 3, 6], [0.5, 0.7, 0.7])
 
 
-def test_large_scatters_are_webgl_and_thinned_but_keep_the_front():
+def test_large_scatters_are_thinned_svg_but_keep_every_step():
     points = [(n, n / 10_000) for n in range(1, 20_001)]
     fig = charts.best_figure(points)
-    assert fig["data"][0]["type"] == "scattergl" and len(fig["data"][0]["x"]) == charts.MAX_SCATTER_POINTS
+    assert fig["data"][0]["type"] == "scatter" and len(fig["data"][0]["x"]) == charts.MAX_SCATTER_POINTS
+    assert fig["data"][0]["x"][0] == 1 and fig["data"][0]["x"][-1] > 19_900  # spread over every trial
     assert fig["data"][1]["x"][-1] == 20_000 and len(fig["data"][1]["x"]) == 20_000  # every step kept
+    assert fig["meta"] == {"points": 20_000, "shown": charts.MAX_SCATTER_POINTS, "limit": charts.MAX_SCATTER_POINTS}
     small = charts.best_figure(points[:100])
     assert small["data"][0]["type"] == "scatter" and len(small["data"][0]["x"]) == 100
+
+
+def test_large_pareto_scatters_are_thinned_but_keep_the_whole_front():
+    rng = random.Random(3)
+    points = [(rng.uniform(0, 1), rng.uniform(0, 1), n) for n in range(20_000)]
+    fig = charts.pareto_points_figure(points, "params", "min")
+    front = charts.pareto_indices([p[:2] for p in points], ("min", "max"))
+    assert len(fig["data"][0]["x"]) == charts.MAX_SCATTER_POINTS
+    assert sorted(fig["data"][1]["text"]) == sorted(f"trial {points[i][2]}" for i in front)
 
 
 def test_best_by_time_steps_against_seconds_and_carries_on_to_the_last_trial():
