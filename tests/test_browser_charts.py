@@ -43,10 +43,13 @@ def test_the_search_page_charts_a_finished_lookup_search(finished_lookup_search)
             page.click("text=Random cells")
             page.wait_for_selector("#search-state:has-text('done')", timeout=60_000)
             # Opened while it ran or after: the charts follow the socket's events to the finished search.
-            # The parallel coordinates (WebGL, slow to set up without a GPU) are drawn once their card is in view.
+            # The parallel coordinates (WebGL, slow to set up without a GPU) are drawn when asked for.
             page.wait_for_selector("#best-time-chart .main-svg", timeout=60_000)
-            assert page.evaluate("document.getElementById('live-parcoords-chart').data") is None
             page.locator("#live-analysis").scroll_into_view_if_needed()
+            page.wait_for_selector("#parcoords-show", state="visible", timeout=60_000)
+            page.wait_for_timeout(500)  # nothing draws it on its own, scrolled into view or not
+            assert page.evaluate("document.getElementById('live-parcoords-chart').data") is None
+            page.click("#parcoords-show")
             page.wait_for_function(f"""() => {{ const c = document.getElementById('live-parcoords-chart');
                 return c.data && c.data[0].dimensions[6].values.length === {TRIALS}; }}""", timeout=60_000)
             dimensions = page.evaluate("document.getElementById('live-parcoords-chart').data[0].dimensions")

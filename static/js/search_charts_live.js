@@ -77,29 +77,27 @@
         curveIndex = new Map(figs.curves.data.map((t, i) => [t.meta.trial_id, i]));
         return showTrialCharts(has);
       });
-    }).catch(() => {}).finally(function () {
-      if (!aboveShown) { aboveShown = true; setTimeout(drawParcoords, 0); }
-    });
+    }).catch(() => {});
   }
 
   // Parallel coordinates are WebGL: setting up a context and its shaders takes a second or more without a
-  // GPU (headless Chromium with --disable-gpu: bench/scale.py), whatever the number of lines. So the chart
-  // is drawn when its card is in view (and redrawn there as trials complete), and not before the charts
-  // above it have been shown: until then the page is short and every card looks in view.
-  const card = document.getElementById("live-analysis");
-  let parcoords = null, parcoordsDrawn = null, aboveShown = false;
-  function inView(el) {
-    const box = el.getBoundingClientRect();
-    return box.top < innerHeight + 100 && box.bottom > -100;
-  }
+  // GPU (headless Chromium with --disable-gpu: bench/scale.py), whatever the number of lines, in one task
+  // that freezes the page. So the chart is drawn when the user asks for it (its button), never on its own
+  // while the page loads or scrolls; once drawn it follows the analysis as trials complete.
+  const showButton = document.getElementById("parcoords-show");
+  let parcoords = null, parcoordsDrawn = null, parcoordsWanted = false;
   function drawParcoords() {
-    if (!aboveShown || !parcoords || parcoords === parcoordsDrawn || !inView(card)) return;
+    if (!parcoordsWanted || !parcoords || parcoords === parcoordsDrawn) return;
     parcoordsDrawn = parcoords;
-    Plotly.react("live-parcoords-chart", parcoords.data, parcoords.layout, config);
+    const chart = document.getElementById("live-parcoords-chart");
+    chart.hidden = false;
+    Plotly.react(chart, parcoords.data, parcoords.layout, config);
   }
-  new IntersectionObserver(function (entries) {
-    if (entries.some((e) => e.isIntersecting)) setTimeout(drawParcoords, 0);
-  }, {rootMargin: "100px"}).observe(card);
+  showButton.addEventListener("click", function () {
+    parcoordsWanted = true;
+    showButton.hidden = true;
+    setTimeout(drawParcoords, 0);
+  });
 
   function listItems(id, sentences) {
     document.getElementById(id).replaceChildren(...sentences.map(function (s) {
@@ -113,8 +111,7 @@
       document.getElementById("live-analysis-empty").hidden = a.ready;
       document.getElementById("analysis-count").textContent = a.ready ? "(" + a.count + " completed trials; drag along an axis to filter)" : "";
       document.getElementById("live-importance").hidden = !a.ready;
-      const chart = document.getElementById("live-parcoords-chart");
-      chart.hidden = !a.ready;
+      showButton.hidden = !a.ready || parcoordsWanted;
       if (!a.ready) return;
       Plotly.react("live-importance-chart", a.importance.data, a.importance.layout, config);
       parcoords = a.parcoords;
