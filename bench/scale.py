@@ -128,7 +128,10 @@ def chromium(url: str, cookie: str) -> dict:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             context = browser.new_context()
-            context.add_cookies([{"name": "sessionid", "value": cookie, "url": url}])
+            # The cookie for the whole site: given the page's URL, its path would be /searches/<id>/ and the
+            # browser would not send it to the page's socket (/ws/searches/<id>/), which refused it.
+            origin = "/".join(url.split("/")[:3]) + "/"
+            context.add_cookies([{"name": "sessionid", "value": cookie, "url": origin}])
             page = context.new_page()
             page.add_init_script(LONGTASKS)
             page.set_default_timeout(300_000)
