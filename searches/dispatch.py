@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import amqp.exceptions
 import kombu.exceptions
 import redis.exceptions
 from django.conf import settings
@@ -84,6 +85,20 @@ def costs_for_search_later(search_id: int) -> None:
 
 def costs_for_trial_later(trial_id: int) -> None:
     send_on_commit(COSTS_FOR_TRIAL, (trial_id,), queue_name(MEASURE_QUEUE))
+
+
+def messages_waiting(queue: str) -> int | None:
+    """How many messages wait on a Celery queue (not yet taken by a worker); None without a broker
+    (the embedded worker) or when it cannot be asked (the caller then acts as if none waited)."""
+    if settings.NASWEB_EMBEDDED_WORKER:
+        return None
+    try:
+        with celery_app.connection_for_read() as connection:
+            return connection.default_channel.queue_declare(queue=queue, passive=True).message_count
+    except amqp.exceptions.ChannelError:  # 404: a queue with no message is no queue at all on Redis
+        return 0
+    except Exception:
+        return None
 
 
 def use_local_executor(executor: LocalExecutor | None) -> None:

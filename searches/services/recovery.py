@@ -6,7 +6,8 @@ by a timer thread of the embedded worker. Each pass, over every open search:
 - a RUNNING trial whose heartbeat is stale (its worker died or lost the database) goes back to the
   queue and resumes from its checkpoint; after NASWEB_TRIAL_MAX_ATTEMPTS claims it fails and says
   why, and a lost trial does not use up the search's trial budget;
-- a QUEUED trial nobody claimed for NASWEB_TRIAL_RESEND_SECONDS is sent again (its message was lost);
+- a QUEUED trial nobody claimed for NASWEB_TRIAL_RESEND_SECONDS is sent again (its message was lost),
+  unless, with fair queues, enough messages still wait on its queue to reach it;
 - an active search with a free slot is advanced (the message that should have done it was lost);
 - the supernet task of a one-shot search whose heartbeat is stale is sent again and resumes from its
   last epoch's checkpoint, or fails the search after NASWEB_TRIAL_MAX_ATTEMPTS claims.
@@ -45,6 +46,7 @@ class SweepReport:
 def sweep() -> SweepReport:
     report = SweepReport()
     open_states = (*Search.ACTIVE_STATES, Search.PAUSED)
+    waiting: dict[str, int | None] = {}  # messages on each trial queue, asked of the broker once a sweep
     for search in Search.objects.filter(state__in=open_states).select_related("space"):
         report.searches += 1
         requeued, failed = recover_stale_trials(search)
@@ -53,7 +55,7 @@ def sweep() -> SweepReport:
             requeued, failed = requeued + supernet_requeued, failed + supernet_failed
         report.requeued += requeued
         report.failed += failed
-        report.resent += resend_unclaimed_trials(search)
+        report.resent += resend_unclaimed_trials(search, waiting)
         if search.state in Search.ACTIVE_STATES and (failed or _has_free_slot(search)):
             dispatch.advance_later(search.id)
             report.advanced += 1

@@ -209,19 +209,47 @@ def requeue_lost_trial(trial_id: int, attempt: int) -> bool:
     return trial is not None and requeue_trial(trial)
 
 
-def resend_unclaimed_trials(search: Search) -> int:
+def resend_unclaimed_trials(search: Search, waiting: dict[str, int | None] | None = None) -> int:
     """QUEUED trials nobody claimed for NASWEB_TRIAL_RESEND_SECONDS: their message was lost (a broker
     without persistence restarted, a worker died before taking it). A duplicate is harmless: the
-    claim is conditional."""
+    claim is conditional.
+
+    With fair queues a message is a slot that serves whichever search's turn it is on its queue, so
+    a trial that waits behind busy workers has not lost its message: only the shortfall is sent,
+    the old trials beyond the messages still waiting on the queue. `waiting` (queue -> messages not
+    yet counted against a trial, shared by one sweep's searches) is filled from the broker as needed.
+    Without it, or without fair queues, each old trial gets a message again."""
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.NASWEB_TRIAL_RESEND_SECONDS)
     ids = list(search.trials.filter(Q(queued_at__lt=cutoff) | Q(queued_at__isnull=True), state=Trial.QUEUED)
-               .values_list("id", flat=True))
+               .order_by("number").values_list("id", flat=True))
+    covered = _covered_by_waiting_messages(search, cutoff, len(ids), waiting) if ids else 0
     with transaction.atomic():
         Trial.objects.filter(id__in=ids, state=Trial.QUEUED).update(queued_at=now)
-        for trial_id in ids:
+        for trial_id in ids[covered:]:
             dispatch.run_trial_later(trial_id, search.device)
-    return len(ids)
+    return len(ids) - covered
+
+
+def _covered_by_waiting_messages(search: Search, cutoff, old: int, waiting: dict[str, int | None] | None) -> int:
+    """How many of the search's `old` unclaimed trials the messages waiting on its queue will reach:
+    the recently queued trials on that queue (whose own messages are among them) take their share first."""
+    if waiting is None or not settings.NASWEB_FAIR_QUEUES:
+        return 0
+    queue = dispatch.training_queue(search.device)
+    if queue not in waiting:
+        messages = dispatch.messages_waiting(queue)
+        waiting[queue] = None if messages is None else max(messages - _recently_queued_on(queue, cutoff), 0)
+    covered = min(waiting[queue] or 0, old)
+    if waiting[queue] is not None:
+        waiting[queue] -= covered
+    return covered
+
+
+def _recently_queued_on(queue: str, cutoff) -> int:
+    trials = Trial.objects.filter(state=Trial.QUEUED, queued_at__gte=cutoff)
+    on_gpu = queue == dispatch.training_queue("gpu")
+    return (trials.filter(search__device="gpu") if on_gpu else trials.exclude(search__device="gpu")).count()
 
 
 def requeue_orphaned_trials(search: Search, orphaned_worker_prefix: str) -> None:

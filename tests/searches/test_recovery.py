@@ -20,6 +20,7 @@ def sent(monkeypatch):
     """Work the writers send (on commit), as (task name, args)."""
     messages = []
     monkeypatch.setattr("searches.dispatch.send_on_commit", lambda name, args, queue: messages.append((name, args)))
+    monkeypatch.setattr("searches.dispatch.messages_waiting", lambda queue: 0)  # nothing reaches the broker
     return messages
 
 
@@ -86,6 +87,36 @@ def test_a_queued_trial_whose_message_was_lost_is_sent_again(start_search, sent,
     assert ("searches.run_trial", (trial_id,)) in sent
     sent.clear()
     assert services.sweep().resent == 0  # sent again once per period, not at every sweep
+
+
+def test_with_fair_queues_only_the_trials_beyond_the_waiting_messages_are_sent_again(
+        start_search, sent, settings, monkeypatch):
+    """A message is a slot for whichever search's turn it is: trials that wait behind busy workers have
+    not lost their messages, so the sweep sends only the shortfall, counted over one sweep's searches."""
+    settings.NASWEB_TRIAL_RESEND_SECONDS, settings.NASWEB_FAIR_QUEUES = 60, True
+    asked = []
+    monkeypatch.setattr("searches.dispatch.messages_waiting", lambda queue: asked.append(queue) or 3)
+    first, second = start_search(max_trials=4, parallelism=4), start_search(max_trials=2, parallelism=2)
+    trial_ids = services.advance_search(first.id) + services.advance_search(second.id)
+    Trial.objects.filter(id__in=trial_ids).update(queued_at=timezone.now() - timedelta(minutes=5))
+    sent.clear()
+    assert services.sweep().resent == 3  # 6 old queued trials, 3 messages still waiting on the queue
+    assert len([name for name, _ in sent if name == "searches.run_trial"]) == 3 and len(asked) == 1
+    settings.NASWEB_FAIR_QUEUES = False  # FIFO: a message serves its own trial only, so each goes again
+    Trial.objects.filter(id__in=trial_ids).update(queued_at=timezone.now() - timedelta(minutes=5))
+    assert services.sweep().resent == 6
+    settings.NASWEB_FAIR_QUEUES = True  # two trials queued just now take two of the three waiting messages
+    Trial.objects.filter(id__in=trial_ids[:4]).update(queued_at=timezone.now() - timedelta(minutes=5))
+    assert services.sweep().resent == 3
+
+
+def test_a_broker_that_cannot_be_asked_means_every_old_trial_is_sent_again(start_search, sent, settings, monkeypatch):
+    settings.NASWEB_TRIAL_RESEND_SECONDS, settings.NASWEB_FAIR_QUEUES = 60, True
+    monkeypatch.setattr("searches.dispatch.messages_waiting", lambda queue: None)
+    search = start_search(max_trials=2, parallelism=2)
+    trial_ids = services.advance_search(search.id)
+    Trial.objects.filter(id__in=trial_ids).update(queued_at=timezone.now() - timedelta(minutes=5))
+    assert services.sweep().resent == 2
 
 
 def test_an_active_search_with_a_free_slot_is_advanced(start_search, sent):
