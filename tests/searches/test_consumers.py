@@ -9,8 +9,9 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from nasweb.asgi import application
-from searches import services
-from searches.consumers import coalesce
+from searches import live_hub, services
+from searches.consumers import TRY_AGAIN_LATER, coalesce
+from searches.event_log import RedisEventLog
 from searches.events import send_many_now, send_now
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -205,18 +206,22 @@ async def test_a_batched_push_arrives_as_its_numbered_events(start_search, owner
     await communicator.disconnect()
 
 
-async def test_with_redis_away_the_handshake_is_a_clean_try_again_later(start_search, owner, settings):
-    """A channel layer on a port where no Redis listens (a stopped one): no HTTP 500 on the handshake,
-    but an accepted socket closed with 1013, which live_socket.js retries with backoff."""
+def dead_redis_url() -> str:
     import socket
-
-    from searches.consumers import TRY_AGAIN_LATER
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again: nothing listens there
+    return f"redis://127.0.0.1:{port}/0"
+
+
+async def test_with_redis_away_the_handshake_is_a_clean_try_again_later(start_search, owner, settings):
+    """The channel layer and the event log on a port where no Redis listens (a stopped one): no HTTP
+    500 on the handshake, but an accepted socket closed with 1013, which live_socket.js retries with backoff."""
+    url = dead_redis_url()
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {
-        "hosts": [{"address": f"redis://127.0.0.1:{port}/0", "socket_connect_timeout": 1}]}}}
+        "hosts": [{"address": url, "socket_connect_timeout": 1}]}}}
+    live_hub.hub().reader = RedisEventLog(url, "gone").async_reader()
     search = await new_search(start_search)
     communicator, connected, _ = await connect(search.id, await headers_for(owner))
     assert connected
@@ -227,8 +232,6 @@ async def test_with_redis_away_the_handshake_is_a_clean_try_again_later(start_se
 
 async def test_with_the_database_away_the_handshake_is_a_clean_try_again_later(start_search, owner, monkeypatch):
     from django.db import OperationalError
-
-    from searches.consumers import TRY_AGAIN_LATER
 
     search = await new_search(start_search)
     headers = await headers_for(owner)
@@ -241,3 +244,38 @@ async def test_with_the_database_away_the_handshake_is_a_clean_try_again_later(s
     assert connected
     assert await communicator.receive_output(timeout=10) == {"type": "websocket.close", "code": TRY_AGAIN_LATER}
     await communicator.disconnect()
+
+
+async def test_redis_going_away_under_open_sockets_closes_each_with_try_again_later(start_search, owner):
+    """The feed's next read of the log fails: every socket of the search closes with 1013 (the page
+    reconnects with backoff and catches up from its last number)."""
+    search = await new_search(start_search)
+    headers = await headers_for(owner)
+    communicators = [(await connect(search.id, headers))[0] for _ in range(3)]
+    live_hub.hub().reader = RedisEventLog(dead_redis_url(), "gone").async_reader()
+    for communicator in communicators:
+        assert await communicator.receive_output(timeout=10) == {"type": "websocket.close", "code": TRY_AGAIN_LATER}
+        await communicator.disconnect()
+    assert not live_hub.hub().feeds
+
+
+async def test_twenty_sockets_of_a_search_share_one_feed_and_each_gets_every_number(start_search, owner):
+    search = await new_search(start_search)
+    headers = await headers_for(owner)
+    communicators = [(await connect(search.id, headers))[0] for _ in range(20)]
+    feed = live_hub.hub().feeds[search.id]
+    numbers = []
+    for _ in range(10):
+        numbers += await database_sync_to_async(send_many_now)(
+            search.id, [{"type": "metric.update", "trial_id": n, "epoch": 1} for n in range(20)])
+        numbers.append(await database_sync_to_async(send_now)(search.id, {"type": "oneshot.update", "epoch": 1}))
+    assert len(numbers) == 210 and numbers == list(range(numbers[0], numbers[0] + 210))
+    for communicator in communicators:
+        seen = []
+        while len(seen) < len(numbers):
+            seen += (await next_batch(communicator, timeout=10))["seqs"]
+        assert seen == numbers
+    assert len(live_hub.hub().feeds) == 1 and live_hub.hub().feeds[search.id] is feed
+    for communicator in communicators:
+        await communicator.disconnect()
+    assert not live_hub.hub().feeds  # the last socket gone, the feed stops reading
