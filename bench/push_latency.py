@@ -112,11 +112,17 @@ def pace(started: float, count: int, rate: float) -> None:
         time.sleep(lag)
 
 
-async def client(port: int, path: str, cookie: str, received: dict, ready, counter: list) -> None:
+async def client(port: int, path: str, cookie: str, received: dict, ready, counter: list,
+                 transports: list) -> None:
+    """One socket; a handshake the server refuses (the page's live_socket.js would retry it) is noted
+    with its code and tried again half a second later."""
     from autobahn.asyncio.websocket import WebSocketClientFactory, WebSocketClientProtocol
 
     class Listener(WebSocketClientProtocol):
+        opened = False
+
         def onOpen(self):
+            self.opened = True
             counter[0] += 1
             if counter[0] == counter[1]:
                 ready.set()
@@ -128,12 +134,20 @@ async def client(port: int, path: str, cookie: str, received: dict, ready, count
             for seq in frame.get("seqs", ()):
                 received["seqs"].setdefault(seq, now)
 
+        def onClose(self, was_clean, code, reason):
+            if self.opened:
+                received["closed"].append(code)
+                return
+            received["refused"].append(code)
+            asyncio.get_running_loop().call_later(0.5, lambda: asyncio.ensure_future(
+                client(port, path, cookie, received, ready, counter, transports)))
+
     factory = WebSocketClientFactory(f"ws://127.0.0.1:{port}{path}",
                                      headers={"Cookie": f"sessionid={cookie}", "Origin": f"http://127.0.0.1:{port}"})
     factory.protocol = Listener
     factory.setProtocolOptions(openHandshakeTimeout=120)  # a hundred logins at once on a loaded machine
     transport, _ = await asyncio.get_running_loop().create_connection(factory, "127.0.0.1", port)
-    return transport
+    transports.append(transport)
 
 
 def clients_process(port: int, path: str, cookie: str, clients: int, ready, stop, out: str) -> None:
@@ -141,9 +155,9 @@ def clients_process(port: int, path: str, cookie: str, clients: int, ready, stop
     has chosen Twisted in the main process)."""
 
     async def run():
-        received = [{"frames": 0, "seqs": {}} for _ in range(clients)]
-        counter = [0, clients]
-        transports = await asyncio.gather(*[client(port, path, cookie, r, ready, counter) for r in received])
+        received = [{"frames": 0, "seqs": {}, "refused": [], "closed": []} for _ in range(clients)]
+        counter, transports = [0, clients], []
+        await asyncio.gather(*[client(port, path, cookie, r, ready, counter, transports) for r in received])
         while not stop.is_set():
             await asyncio.sleep(0.1)
         for transport in transports:
@@ -182,7 +196,7 @@ def measure(mode: str, args, search_id: int, ids: list[int], port: int, cookie: 
     stop.set()
     listeners.join(60)
     after = load()
-    received = [{"frames": r["frames"], "seqs": {int(k): v for k, v in r["seqs"].items()}}
+    received = [r | {"seqs": {int(k): v for k, v in r["seqs"].items()}}
                 for r in json.loads(Path(received_out).read_text())]
     reports = [json.loads(Path(out).read_text()) for out in outs]
     report(received, [tuple(x) for r in reports for x in r["sent"]], [c for r in reports for c in r["calls"]])
@@ -210,6 +224,10 @@ def report(received: list[dict], sent: list[tuple], calls: list[float]) -> None:
     print(f"commit -> receipt over {len(latencies):,} (client, event) pairs: p50 {1000 * p50:.0f} ms, "
           f"p95 {1000 * p95:.0f} ms, max {1000 * latencies[-1]:.0f} ms; missed {missed} of "
           f"{len(committed) * len(received):,}")
+    refused = [code for r in received for code in r["refused"]]
+    closed = [code for r in received for code in r["closed"]]
+    print(f"handshakes refused and retried: {len(refused)} (codes {sorted(set(refused))}); sockets closed by the "
+          f"server during the run: {len(closed)} (codes {sorted(set(closed))})")
 
 
 def main() -> None:

@@ -56,14 +56,29 @@ class Feed:
         self.listeners: set[Listener] = set()
         self.reads = 0
         self.task: asyncio.Task | None = None
+        #: Done once the feed knows where the log stands (its number to read after) or failed to.
+        self.started: asyncio.Future = asyncio.get_running_loop().create_future()
 
     async def run(self) -> None:
         try:
-            while self.listeners:
-                await asyncio.sleep(TICK_SECONDS)
+            _, self.cursor = await self.hub.reader.position(self.search_id)
+        except Exception as exc:  # the sockets waiting in Hub.listen are refused
+            self.hub.drop(self)
+            self.started.set_exception(exc)
+            return
+        self.started.set_result(None)
+        try:
+            while True:
+                await asyncio.sleep(TICK_SECONDS)  # the sockets that waited for the start join meanwhile
+                if not self.listeners:  # every socket left (or gave up while it waited)
+                    self.hub.drop(self)
+                    return
                 await self.read()
-        except OUTAGES as exc:
-            log.warning("events of search %s not read, Redis is away: %s", self.search_id, exc)
+        except Exception as exc:
+            if isinstance(exc, OUTAGES):
+                log.warning("events of search %s not read, Redis is away: %s", self.search_id, exc)
+            else:
+                log.exception("events of search %s not read", self.search_id)
             self.hub.drop(self)
             for listener in list(self.listeners):
                 await listener.feed_lost(exc)
@@ -97,13 +112,9 @@ class Hub:
         is away (the caller refuses the socket)."""
         feed = self.feeds.get(search_id)
         if feed is None:
-            _, last = await self.reader.position(search_id)
-            feed = self.feeds.get(search_id)  # another socket may have started it during the read
-            if feed is None:
-                feed = self.feeds[search_id] = Feed(self, search_id, last)
-                feed.listeners.add(listener)
-                feed.task = asyncio.ensure_future(feed.run())
-                return
+            feed = self.feeds[search_id] = Feed(self, search_id, cursor=0)
+            feed.task = asyncio.ensure_future(feed.run())
+        await asyncio.shield(feed.started)  # sockets opening together wait for one first read
         feed.listeners.add(listener)
 
     def leave(self, search_id: int, listener: Listener) -> None:

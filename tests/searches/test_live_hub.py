@@ -18,13 +18,14 @@ class Counting:
     """A reader that counts its reads of the log."""
 
     def __init__(self, reader):
-        self.reader, self.reads = reader, 0
+        self.reader, self.reads, self.positions = reader, 0, 0
 
     async def since(self, search_id, after):
         self.reads += 1
         return await self.reader.since(search_id, after)
 
     async def position(self, search_id):
+        self.positions += 1
         return await self.reader.position(search_id)
 
 
@@ -79,8 +80,8 @@ async def test_two_hundred_listeners_cost_one_read_a_tick_and_each_gets_every_nu
     reader = Counting(log.async_reader())
     hub = live_hub.Hub(reader)
     listeners = [Collecting() for _ in range(200)]
-    for listener in listeners:
-        await hub.listen(search_id, listener)
+    await asyncio.gather(*(hub.listen(search_id, listener) for listener in listeners))  # opened together
+    assert reader.positions == 1  # they waited for one read of where the log stands
     started = time.monotonic()
     writer = write_in_a_thread(log, search_id, batches=100, size=5)
     await asyncio.to_thread(writer.join)
