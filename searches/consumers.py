@@ -17,6 +17,7 @@ events too. Status messages are not numbered: each one replaces the last.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 
@@ -60,6 +61,28 @@ def coalesce(events: list[dict]) -> list[dict]:
         if key not in newest or newest[key]["seq"] < event["seq"]:
             newest[key] = event
     return sorted(newest.values(), key=lambda e: e["seq"])
+
+
+def frame_text(events: list[dict]) -> str:
+    """The frame of these events as sent. The sockets of a search in this process get the same event
+    objects from the hub's feed at the same ticks, so most of them send the same frames: the text is
+    made once and reused (a frame is known by its first and last event objects and their count,
+    since a feed hands out each event once and in order)."""
+    key = (id(events[0]), id(events[-1]), len(events))
+    cached = _recent_frames.get(key)
+    if cached is not None and cached[0] is events[0] and cached[1] is events[-1]:
+        return cached[2]
+    text = json.dumps({"type": "batch", "log": events[-1].get("log", ""),
+                       "seqs": sorted(e["seq"] for e in events), "events": coalesce(events)})
+    _recent_frames[key] = (events[0], events[-1], text)  # the events kept alive: their ids stay theirs
+    while len(_recent_frames) > RECENT_FRAMES:
+        del _recent_frames[next(iter(_recent_frames))]
+    return text
+
+
+#: Frames made lately, by (id of first event, id of last event, count); a few ticks' worth.
+RECENT_FRAMES = 16
+_recent_frames: dict[tuple[int, int, int], tuple[dict, dict, str]] = {}
 
 
 class SearchConsumer(AsyncJsonWebsocketConsumer):
@@ -140,10 +163,7 @@ class SearchConsumer(AsyncJsonWebsocketConsumer):
             await asyncio.sleep(seconds)
         events, self.pending, self.flusher = self.pending, [], None
         self.last_frame = time.monotonic()
-        await self.send_json({
-            "type": "batch", "log": events[-1].get("log", ""),
-            "seqs": sorted(e["seq"] for e in events), "events": coalesce(events),
-        })
+        await self.send(text_data=frame_text(events))
 
     def _status_in(self, seconds: float) -> None:
         """Send the status in `seconds` (at once if <= 0), unless one is already due sooner."""

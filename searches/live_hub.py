@@ -93,8 +93,7 @@ class Feed:
             return
         if not events:
             return
-        for event in events:
-            event["log"] = incarnation
+        events = [{**event, "log": incarnation} for event in events]  # the memory log's own dicts stay as kept
         self.cursor = events[-1]["seq"]
         for listener in list(self.listeners):
             listener.feed_events(events)

@@ -1,6 +1,7 @@
 """The websocket drives the real nasweb.asgi.application with the configured channel layer."""
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -10,7 +11,7 @@ from django.test import Client
 
 from nasweb.asgi import application
 from searches import live_hub, services
-from searches.consumers import TRY_AGAIN_LATER, coalesce
+from searches.consumers import TRY_AGAIN_LATER, coalesce, frame_text
 from searches.event_log import RedisEventLog
 from searches.events import send_many_now, send_now
 
@@ -105,6 +106,16 @@ def test_a_frame_keeps_each_trials_newest_state_and_every_number():
               {"type": "trial", "seq": 5, "trial": {"id": 8, "state": "queued"}},
               {"type": "metric", "seq": 6, "trial_id": 7, "epoch": 2}]
     assert [e["seq"] for e in coalesce(events)] == [2, 3, 5, 6]
+
+
+def test_sockets_handed_the_same_events_share_one_frame_text():
+    batch = [{"type": "metric", "seq": n, "trial_id": 7, "epoch": n, "log": "L"} for n in (1, 2, 3)]
+    one, other = list(batch), list(batch)  # two consumers' pending lists: the feed's very objects
+    assert frame_text(one) is frame_text(other)
+    assert json.loads(frame_text(one)) == {"type": "batch", "log": "L", "seqs": [1, 2, 3], "events": [batch[2]]}
+    equal_but_not_the_same = [dict(e) for e in batch]
+    assert frame_text(equal_but_not_the_same) is not frame_text(one)
+    assert frame_text(batch[:2]) != frame_text(one)
 
 
 async def test_frames_come_at_most_ten_a_second(start_search, owner):
