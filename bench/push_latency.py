@@ -176,9 +176,11 @@ def measure(mode: str, args, search_id: int, ids: list[int], port: int, cookie: 
     ready, stop, received_out = ctx.Event(), ctx.Event(), str(logs / f"push-clients-{mode}.json")
     listeners = ctx.Process(target=clients_process, args=(port, f"/ws/searches/{search_id}/", cookie,
                                                           args.clients, ready, stop, received_out))
+    opening = time.perf_counter()
     listeners.start()
     if not ready.wait(240):
         raise RuntimeError("the websocket clients did not all connect")
+    print(f"{args.clients} sockets open after {time.perf_counter() - opening:.1f} s", flush=True)
     outs = [str(logs / f"push-{mode}-{i}.json") for i in range(args.reporters)]
     if mode == "push":
         procs = [ctx.Process(target=appender, args=(args.database, search_id, ids[i::args.reporters],
