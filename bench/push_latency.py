@@ -14,7 +14,7 @@ one or both ways of sending events, one after the other on the same server and c
 - services: the reporters write epochs of running trials through the services (services.record_epoch:
   a real transaction, its event sent on commit) at up to `--services-rate` events a second in all;
   each event is timestamped when its transaction has committed. This rate is bound by the writes
-  (about 22 ms a record_epoch on a 2-core machine), not by the push.
+  (about 19 ms a record_epoch here: 2 reporters reached 106 events/s), not by the push.
 
 Each client notes when the frame holding each number arrived. Per mode it prints the events/s sent,
 the writers' time per send call, frames/s per client, p50/p95/max from commit (append) to receipt over
@@ -23,14 +23,25 @@ and after.
 
 The push path (searches/live_hub.py): writers only append to the search's log in Redis; each server
 process reads it once per 50 ms tick per search its sockets watch and hands the events to its
-consumers, which send at most 10 frames a second each. Before (channels-redis group_send per event,
-one copy pushed into every socket's channel), on the shared 2-core machine (load ~3):
+consumers, which send at most 10 frames a second each. Measured on the shared 2-core machine, this
+design and then the one before it (events.send_now also did a channels-redis group_send, which pushed
+one copy of each event into every socket's channel; the same bench file run on a checkout of commit
+8d0b0f4), one after the other:
 
-    --clients 100 --rate 25 --seconds 10 (services mode)
-      core layer:   24 events/s; p50 5232 ms, p95 9801 ms, max 10443 ms; missed 8129 of 28,000 (load 3.3)
-      pubsub layer: 25 events/s; p50 186 ms,  p95 1303 ms, max 1680 ms;  missed 0 of 28,000    (load 3.1)
+    python bench/push_latency.py --clients 100 --rate 1000 --services-rate 400 --seconds 10
+      hub, push:       997 events/s, send call 0.85 ms; p50 92 ms, p95 151 ms, max 225 ms;
+                       missed 0 of 1,000,000 (load 3.47 -> 4.23)
+      hub, services:   106 events/s (the writes' rate), send call 1.60 ms; p50 95 ms, p95 193 ms,
+                       max 602 ms; missed 0 of 110,000 (load 4.23 -> 4.22)
+      before, push:    224 events/s, send call 8.62 ms; p50 7315 ms, p95 15160 ms, max 15259 ms;
+                       missed 209200 of 232,000 (load 3.96 -> 4.37)
+      before, services: 71 events/s, send call 14.91 ms; p50 5996 ms, p95 12954 ms, max 13086 ms;
+                       missed 49589 of 72,000 (load 4.37 -> 4.55)
 
-README (Live updates) has the figures of the hub.
+The figures move with the machine's load (other jobs share its 2 cores): the same push run at load
+4.9 -> 7.4 gave 917 events/s, p95 377 ms, none missed. The NASWEB_CHANNEL_LAYER=pubsub switch the
+bench once compared (p95 1303 ms at 25 events/s, but a Redis outage went unnoticed) is gone: the
+channel layer carries no events now.
 """
 
 from __future__ import annotations
