@@ -118,7 +118,8 @@ def test_sockets_handed_the_same_events_share_one_frame_text():
     assert frame_text(batch[:2]) != frame_text(one)
 
 
-async def test_frames_come_at_most_ten_a_second(start_search, owner):
+async def test_frames_come_at_most_ten_a_second(start_search, owner, monkeypatch):
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)  # no worker adds events of its own
     search = await new_search(start_search)
     communicator, connected, _ = await connect(search.id, await headers_for(owner))
     assert connected
@@ -204,8 +205,9 @@ async def test_an_idle_socket_stays_open_for_a_minute_on_the_redis_layer(start_s
     await communicator.disconnect()
 
 
-async def test_a_batched_push_arrives_as_its_numbered_events(start_search, owner):
-    """events.send_many_now: several events numbered in one round trip, one group message, one frame."""
+async def test_a_batched_push_arrives_as_its_numbered_events(start_search, owner, monkeypatch):
+    """events.send_many_now: several events numbered in one atomic call, read by the feed at once, one frame."""
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)  # no worker adds events of its own
     search = await new_search(start_search)
     communicator, connected, _ = await connect(search.id, await headers_for(owner))
     assert connected
