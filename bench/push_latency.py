@@ -63,11 +63,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 from throughput import load, setup_django  # noqa: E402
 
 
-def reporter(database: str, trial_ids: list[int], rate: float, seconds: float, out: str) -> None:
+def reporter(database: str, trial_ids: list[int], rate: float, seconds: float, together, out: str) -> None:
     """Write epochs of these trials at up to `rate` events/s; note (seq, commit time) of each event and
     the time spent in each send call."""
     setup_django(database)
     from searches import events, services
+
+    together.wait()  # the reporters start at once: the span of the sends is the run's
 
     sent, calls = [], []
     original = events.send_now
@@ -92,11 +94,13 @@ def reporter(database: str, trial_ids: list[int], rate: float, seconds: float, o
 
 
 def appender(database: str, search_id: int, trial_ids: list[int], rate: float, seconds: float, batch: int,
-             out: str) -> None:
+             together, out: str) -> None:
     """Send epoch events of these trials as the services do after a commit, `batch` at a time, at
     `rate` events/s; note (seq, append time) of each and the time spent in each send call."""
     setup_django(database)
     from searches import events
+
+    together.wait()
 
     sent, calls = [], []
     started, count = time.perf_counter(), 0
@@ -193,13 +197,15 @@ def measure(mode: str, args, search_id: int, ids: list[int], port: int, cookie: 
         raise RuntimeError("the websocket clients did not all connect")
     print(f"{args.clients} sockets open after {time.perf_counter() - opening:.1f} s", flush=True)
     outs = [str(logs / f"push-{mode}-{i}.json") for i in range(args.reporters)]
+    together = ctx.Barrier(args.reporters)
     if mode == "push":
         procs = [ctx.Process(target=appender, args=(args.database, search_id, ids[i::args.reporters],
-                                                     rate / args.reporters, args.seconds, args.batch, outs[i]))
+                                                     rate / args.reporters, args.seconds, args.batch, together,
+                                                     outs[i]))
                  for i in range(args.reporters)]
     else:
         procs = [ctx.Process(target=reporter, args=(args.database, ids[i::args.reporters],
-                                                     rate / args.reporters, args.seconds, outs[i]))
+                                                     rate / args.reporters, args.seconds, together, outs[i]))
                  for i in range(args.reporters)]
     for p in procs:
         p.start()
