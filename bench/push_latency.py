@@ -14,7 +14,7 @@ one or both ways of sending events, one after the other on the same server and c
 - services: the reporters write epochs of running trials through the services (services.record_epoch:
   a real transaction, its event sent on commit) at up to `--services-rate` events a second in all;
   each event is timestamped when its transaction has committed. This rate is bound by the writes
-  (about 19 ms a record_epoch here: 2 reporters reached 106 events/s), not by the push.
+  (about 13 ms a record_epoch here: 2 reporters reached 150 events/s), not by the push.
 
 Each client notes when the frame holding each number arrived. Per mode it prints the events/s sent,
 the writers' time per send call, frames/s per client, p50/p95/max from commit (append) to receipt over
@@ -29,14 +29,17 @@ one copy of each event into every socket's channel; the same bench file run on a
 8d0b0f4), one after the other:
 
     python bench/push_latency.py --clients 100 --rate 1000 --services-rate 400 --seconds 10
-      hub, push:       997 events/s, send call 0.85 ms; p50 92 ms, p95 151 ms, max 225 ms;
-                       missed 0 of 1,000,000 (load 3.47 -> 4.23)
-      hub, services:   106 events/s (the writes' rate), send call 1.60 ms; p50 95 ms, p95 193 ms,
-                       max 602 ms; missed 0 of 110,000 (load 4.23 -> 4.22)
+      hub, push:       999 events/s, send call 0.75 ms; p50 90 ms, p95 148 ms, max 228 ms;
+                       missed 0 of 999,400 (load 3.72 -> 3.78)
+      hub, services:   150 events/s (the writes' rate), send call 1.16 ms; p50 90 ms, p95 168 ms,
+                       max 630 ms; missed 0 of 152,000 (load 3.78 -> 3.88)
       before, push:    224 events/s, send call 8.62 ms; p50 7315 ms, p95 15160 ms, max 15259 ms;
                        missed 209200 of 232,000 (load 3.96 -> 4.37)
       before, services: 71 events/s, send call 14.91 ms; p50 5996 ms, p95 12954 ms, max 13086 ms;
                        missed 49589 of 72,000 (load 4.37 -> 4.55)
+    python bench/push_latency.py --clients 100 --rate 1000 --mode push --batch 10 --seconds 10
+      hub, push:       1002 events/s in send_many_now calls of 10 (1.29 ms each); p50 84 ms, p95 138 ms,
+                       max 167 ms; missed 0 of 1,000,000 (load 4.21 -> 3.84)
 
 The figures move with the machine's load (other jobs share its 2 cores): the same push run at load
 4.9 -> 7.4 gave 917 events/s, p95 377 ms, none missed. The NASWEB_CHANNEL_LAYER=pubsub switch the
