@@ -149,26 +149,10 @@ NASWEB_EMBEDDED_THREADS = envint("NASWEB_EMBEDDED_THREADS", 1, minimum=1)
 CHANNEL_REDIS_BLOCKING_READ_SECONDS = 5
 NASWEB_REDIS_SOCKET_TIMEOUT = envint("NASWEB_REDIS_SOCKET_TIMEOUT", 30, minimum=2 * CHANNEL_REDIS_BLOCKING_READ_SECONDS)
 
-# NASWEB_CHANNEL_LAYER=pubsub tries channels_redis.pubsub.RedisPubSubChannelLayer (one PUBLISH per
-# group message, fanned out inside each daphne process) instead of the core layer (one Redis list push
-# per group member per message). Measured by bench/push_latency.py; the core layer stays the default
-# (see the bench's docstring for the figures and why).
-NASWEB_CHANNEL_LAYER = envstr("NASWEB_CHANNEL_LAYER", "core")
-if NASWEB_CHANNEL_LAYER not in ("core", "pubsub"):
-    raise ImproperlyConfigured(f"NASWEB_CHANNEL_LAYER must be core or pubsub, not {NASWEB_CHANNEL_LAYER!r}")
-
-if REDIS_URL and NASWEB_CHANNEL_LAYER == "pubsub":
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": NASWEB_REDIS_SOCKET_TIMEOUT,
-                           "socket_connect_timeout": 5, "socket_keepalive": True}],
-                "prefix": envstr("NASWEB_CHANNEL_PREFIX", "nasweb"),
-            },
-        }
-    }
-elif REDIS_URL:
+# The channel layer carries the consumers' own channels, not the events: each server process reads
+# the event log of the searches its sockets watch (searches/live_hub.py), so per event no layer sends a
+# copy per socket (the core layer once did: bench/push_latency.py has the figures).
+if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -176,8 +160,6 @@ elif REDIS_URL:
                 "hosts": [{"address": REDIS_URL, "socket_timeout": NASWEB_REDIS_SOCKET_TIMEOUT,
                            "socket_connect_timeout": 5, "socket_keepalive": True}],
                 "prefix": envstr("NASWEB_CHANNEL_PREFIX", "nasweb"),
-                # Room for bursts: the consumer drains its channel into batched frames (searches/consumers.py).
-                "capacity": 1000,
             },
         }
     }

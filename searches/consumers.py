@@ -1,6 +1,7 @@
 """Websocket consumer: pushes a search's numbered events to the browser in frames.
 
-Events arrive from the search's group one by one (searches/events.py); the consumer sends them in
+Events arrive from this process's feed of the search (searches/live_hub.py reads the search's log,
+searches/event_log.py, and hands new events to every socket of the search); the consumer sends them in
 frames, at most FRAMES_PER_SECOND a second: the first event after a quiet spell goes at once, the
 ones that follow within the interval wait for the next frame. A frame carries the deltas since the
 last one: the newest state of each trial (a trial that changed three times in the interval is sent
@@ -16,6 +17,7 @@ events too. Status messages are not numbered: each one replaces the last.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 
@@ -24,9 +26,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db import InterfaceError, OperationalError
 
-from . import embedded, search_status
+from . import embedded, live_hub, search_status
 from .access import user_can_view_search
-from .events import group_name
 
 log = logging.getLogger(__name__)
 FORBIDDEN = 4403
@@ -62,14 +63,36 @@ def coalesce(events: list[dict]) -> list[dict]:
     return sorted(newest.values(), key=lambda e: e["seq"])
 
 
+def frame_text(events: list[dict]) -> str:
+    """The frame of these events as sent. The sockets of a search in this process get the same event
+    objects from the hub's feed at the same ticks, so most of them send the same frames: the text is
+    made once and reused (a frame is known by its first and last event objects and their count,
+    since a feed hands out each event once and in order)."""
+    key = (id(events[0]), id(events[-1]), len(events))
+    cached = _recent_frames.get(key)
+    if cached is not None and cached[0] is events[0] and cached[1] is events[-1]:
+        return cached[2]
+    text = json.dumps({"type": "batch", "log": events[-1].get("log", ""),
+                       "seqs": sorted(e["seq"] for e in events), "events": coalesce(events)})
+    _recent_frames[key] = (events[0], events[-1], text)  # the events kept alive: their ids stay theirs
+    while len(_recent_frames) > RECENT_FRAMES:
+        del _recent_frames[next(iter(_recent_frames))]
+    return text
+
+
+#: Frames made lately, by (id of first event, id of last event, count); a few ticks' worth.
+RECENT_FRAMES = 16
+_recent_frames: dict[tuple[int, int, int], tuple[dict, dict, str]] = {}
+
+
 class SearchConsumer(AsyncJsonWebsocketConsumer):
     interval = 1.0 / FRAMES_PER_SECOND
     #: Set once this consumer sent its websocket.close (so an outage later sends no second one).
     closing = False
 
     async def __call__(self, scope, receive, send):
-        """Redis going away under an open socket (the channel layer's receive loop fails) closes it
-        with 1013 instead of crashing the consumer; the page reconnects with backoff."""
+        """Redis going away under an open socket (the feed's read or the channel layer's receive loop
+        fails) closes it with 1013 instead of crashing the consumer; the page reconnects with backoff."""
         try:
             await super().__call__(scope, receive, send)
         except OUTAGES as exc:
@@ -90,10 +113,11 @@ class SearchConsumer(AsyncJsonWebsocketConsumer):
         self.status_timer: asyncio.Task | None = None
         self.status_due = 0.0
         self.last_status = 0.0
+        self.hub = live_hub.hub()
         try:
             allowed = await database_sync_to_async(user_can_view_search)(self.scope.get("user"), self.search_id)
             if allowed:
-                await self.channel_layer.group_add(group_name(self.search_id), self.channel_name)
+                await self.hub.listen(self.search_id, self)
         except OUTAGES as exc:  # a clean "try again later" instead of an HTTP 500 on the handshake
             log.warning("websocket of search %s refused, Redis or the database is away: %s", self.search_id, exc)
             await self.accept()
@@ -102,7 +126,7 @@ class SearchConsumer(AsyncJsonWebsocketConsumer):
         if not allowed:
             await self.close(code=FORBIDDEN)
             return
-        self.group = group_name(self.search_id)
+        self.listening = True
         await self.accept()
         self._status_in(STATUS_REFRESH_SECONDS)  # the page read the status with its catch-up on open
 
@@ -110,23 +134,22 @@ class SearchConsumer(AsyncJsonWebsocketConsumer):
         for task in (getattr(self, "flusher", None), getattr(self, "status_timer", None)):
             if task is not None:
                 task.cancel()
-        if hasattr(self, "group"):
-            try:
-                await self.channel_layer.group_discard(self.group, self.channel_name)
-            except OUTAGES:
-                pass  # the group's membership expires on its own (channels_redis group_expiry)
+        if getattr(self, "listening", False):
+            self.hub.leave(self.search_id, self)
 
     async def receive_json(self, content, **kwargs):
         pass  # the socket is push-only; commands go through the HTTP views
 
-    async def search_event(self, message):
-        self.pending.append(message["event"])
-        self._schedule_flush([message["event"]])
+    def feed_events(self, events: list[dict]) -> None:
+        """New events from the hub's feed of the search (live_hub.Listener)."""
+        self.pending.extend(events)
+        self._schedule_flush(events)
 
-    async def search_events(self, message):
-        """Several events sent as one group message (events.send_many_now)."""
-        self.pending.extend(message["events"])
-        self._schedule_flush(message["events"])
+    async def feed_lost(self, error: BaseException) -> None:
+        """The feed could not read the log (Redis is away): close with 1013 so the page reconnects and
+        catches up from its last number once Redis is back."""
+        if not self.closing:
+            await self.close(code=TRY_AGAIN_LATER)
 
     def _schedule_flush(self, events: list[dict]) -> None:
         if any(event["type"] in ("trial", "search") for event in events):
@@ -140,10 +163,7 @@ class SearchConsumer(AsyncJsonWebsocketConsumer):
             await asyncio.sleep(seconds)
         events, self.pending, self.flusher = self.pending, [], None
         self.last_frame = time.monotonic()
-        await self.send_json({
-            "type": "batch", "log": events[-1].get("log", ""),
-            "seqs": sorted(e["seq"] for e in events), "events": coalesce(events),
-        })
+        await self.send(text_data=frame_text(events))
 
     def _status_in(self, seconds: float) -> None:
         """Send the status in `seconds` (at once if <= 0), unless one is already due sooner."""

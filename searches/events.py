@@ -1,25 +1,21 @@
-"""Realtime events: one Channels group per search, sent after the write commits.
+"""Realtime events, sent after the write commits: numbered and kept in the search's log.
 
-Every event is numbered in its search's stream (searches/event_log.py) before it is sent, so a page
-knows what it has seen: the socket's consumer batches events into frames (searches/consumers.py) and
-a page that reconnects asks for the events after its last number (views.search_events).
+Sending an event is appending it to its search's stream (searches/event_log.py): one Redis call, the
+same with one open page or a hundred. Each server process reads the log of the searches its sockets
+watch (searches/live_hub.py) and hands the new events to their consumers, which batch them into frames
+(searches/consumers.py); a page that reconnects asks for the events after its last number
+(views.search_events).
 """
 
 from __future__ import annotations
 
 import logging
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
 from .event_log import event_log
 
 log = logging.getLogger(__name__)
-
-
-def group_name(search_id: int) -> str:
-    return f"search-{search_id}"
 
 
 def trial_payload(trial) -> dict:
@@ -61,41 +57,27 @@ def client_event(message: dict) -> dict:
 
 
 def send_now(search_id: int, message: dict) -> int | None:
-    """Number the event in the search's stream, keep it for catching up, and send it to the search's
-    group; returns its sequence number. A broken layer or log must not undo the write."""
-    event = client_event(message)
-    try:
-        event["seq"], event["log"] = event_log().append(search_id, event)
-    except Exception:  # the data is saved; the page finds the gap and reloads its summary
-        log.exception("could not number %s for search %s", event["type"], search_id)
-        return None
-    layer = get_channel_layer()
-    if layer is not None:
-        try:
-            async_to_sync(layer.group_send)(group_name(search_id), {"type": "search.event", "event": event})
-        except Exception:  # a missed push is recovered by the page asking for what came after its last number
-            log.exception("could not push %s for search %s", event["type"], search_id)
-    return event["seq"]
+    """Number the event in the search's stream and keep it there, where the live pages' feeds read
+    it; returns its sequence number. A broken log must not undo the write."""
+    numbers = _append(search_id, [client_event(message)])
+    return numbers[0] if numbers else None
 
 
 def send_many_now(search_id: int, messages: list[dict]) -> list[int]:
-    """send_now for several events of one search: numbered in one round trip and sent to the group
-    as one message, which the consumer unpacks (a batch of lookup trials is one push, not one each)."""
-    events = [client_event(message) for message in messages]
+    """send_now for several events of one search, numbered and kept in one atomic call (a batch of
+    lookup trials reaches the pages in one frame, not one each)."""
+    return _append(search_id, [client_event(message) for message in messages])
+
+
+def _append(search_id: int, events: list[dict]) -> list[int]:
+    if not events:
+        return []
     try:
         numbers = event_log().append_many(search_id, events)
-    except Exception:
+    except Exception:  # the data is saved; the page finds the gap and reloads its summary
         log.exception("could not number %s events for search %s", len(events), search_id)
         return []
-    for event, (seq, incarnation) in zip(events, numbers, strict=True):
-        event["seq"], event["log"] = seq, incarnation
-    layer = get_channel_layer()
-    if layer is not None and events:
-        try:
-            async_to_sync(layer.group_send)(group_name(search_id), {"type": "search.events", "events": events})
-        except Exception:
-            log.exception("could not push %s events for search %s", len(events), search_id)
-    return [event["seq"] for event in events]
+    return [seq for seq, _ in numbers]
 
 
 def send_on_commit(search_id: int, message: dict) -> None:

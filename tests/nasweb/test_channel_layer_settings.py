@@ -1,6 +1,7 @@
-"""NASWEB_CHANNEL_LAYER picks the Redis channel layer (bench/push_latency.py compares them); the core
-layer stays the default, and a misspelt name stops the start instead of silently falling back.
-Each case starts a fresh `manage.py`, since settings are read from the environment at start-up."""
+"""The channel layer: channels-redis's core layer with Redis, the in-process one without. (It carries
+the consumers' channels; events reach the sockets through searches/live_hub.py, so the pubsub layer
+that bench/push_latency.py once compared is no longer offered.) Each case starts a fresh `manage.py`,
+since settings are read from the environment at start-up."""
 
 import subprocess
 import sys
@@ -10,19 +11,13 @@ from tests.processes import ROOT, child_env
 SHOW = "from django.conf import settings as s; print(s.CHANNEL_LAYERS['default']['BACKEND'])"
 
 
-def backend(**env) -> subprocess.CompletedProcess:
-    environment = child_env(REDIS_URL="redis://127.0.0.1:6379/0", **env)
-    if "NASWEB_CHANNEL_LAYER" not in env:
-        environment.pop("NASWEB_CHANNEL_LAYER", None)
-    return subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c", SHOW], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=120)
+def backend(**env) -> str:
+    out = subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c", SHOW], cwd=ROOT,
+                         env=child_env(**env), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
 
 
-def test_the_core_layer_is_the_default_and_pubsub_is_chosen_by_name():
-    assert backend().stdout.strip() == "channels_redis.core.RedisChannelLayer"
-    assert backend(NASWEB_CHANNEL_LAYER="pubsub").stdout.strip() == "channels_redis.pubsub.RedisPubSubChannelLayer"
-
-
-def test_an_unknown_channel_layer_is_refused():
-    out = backend(NASWEB_CHANNEL_LAYER="kafka")
-    assert out.returncode != 0 and "NASWEB_CHANNEL_LAYER must be core or pubsub, not 'kafka'" in out.stderr
+def test_redis_gets_the_core_layer_and_no_redis_the_in_process_one():  # child_env drops REDIS_URL
+    assert backend(REDIS_URL="redis://127.0.0.1:6379/0") == "channels_redis.core.RedisChannelLayer"
+    assert backend() == "nasweb.channel_layers.ThreadSafeInMemoryChannelLayer"

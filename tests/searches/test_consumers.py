@@ -1,6 +1,7 @@
 """The websocket drives the real nasweb.asgi.application with the configured channel layer."""
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -9,8 +10,9 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from nasweb.asgi import application
-from searches import services
-from searches.consumers import coalesce
+from searches import live_hub, services
+from searches.consumers import TRY_AGAIN_LATER, coalesce, frame_text
+from searches.event_log import RedisEventLog
 from searches.events import send_many_now, send_now
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -106,7 +108,18 @@ def test_a_frame_keeps_each_trials_newest_state_and_every_number():
     assert [e["seq"] for e in coalesce(events)] == [2, 3, 5, 6]
 
 
-async def test_frames_come_at_most_ten_a_second(start_search, owner):
+def test_sockets_handed_the_same_events_share_one_frame_text():
+    batch = [{"type": "metric", "seq": n, "trial_id": 7, "epoch": n, "log": "L"} for n in (1, 2, 3)]
+    one, other = list(batch), list(batch)  # two consumers' pending lists: the feed's very objects
+    assert frame_text(one) is frame_text(other)
+    assert json.loads(frame_text(one)) == {"type": "batch", "log": "L", "seqs": [1, 2, 3], "events": [batch[2]]}
+    equal_but_not_the_same = [dict(e) for e in batch]
+    assert frame_text(equal_but_not_the_same) is not frame_text(one)
+    assert frame_text(batch[:2]) != frame_text(one)
+
+
+async def test_frames_come_at_most_ten_a_second(start_search, owner, monkeypatch):
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)  # no worker adds events of its own
     search = await new_search(start_search)
     communicator, connected, _ = await connect(search.id, await headers_for(owner))
     assert connected
@@ -192,8 +205,9 @@ async def test_an_idle_socket_stays_open_for_a_minute_on_the_redis_layer(start_s
     await communicator.disconnect()
 
 
-async def test_a_batched_push_arrives_as_its_numbered_events(start_search, owner):
-    """events.send_many_now: several events numbered in one round trip, one group message, one frame."""
+async def test_a_batched_push_arrives_as_its_numbered_events(start_search, owner, monkeypatch):
+    """events.send_many_now: several events numbered in one atomic call, read by the feed at once, one frame."""
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)  # no worker adds events of its own
     search = await new_search(start_search)
     communicator, connected, _ = await connect(search.id, await headers_for(owner))
     assert connected
@@ -205,18 +219,22 @@ async def test_a_batched_push_arrives_as_its_numbered_events(start_search, owner
     await communicator.disconnect()
 
 
-async def test_with_redis_away_the_handshake_is_a_clean_try_again_later(start_search, owner, settings):
-    """A channel layer on a port where no Redis listens (a stopped one): no HTTP 500 on the handshake,
-    but an accepted socket closed with 1013, which live_socket.js retries with backoff."""
+def dead_redis_url() -> str:
     import socket
-
-    from searches.consumers import TRY_AGAIN_LATER
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again: nothing listens there
+    return f"redis://127.0.0.1:{port}/0"
+
+
+async def test_with_redis_away_the_handshake_is_a_clean_try_again_later(start_search, owner, settings):
+    """The channel layer and the event log on a port where no Redis listens (a stopped one): no HTTP
+    500 on the handshake, but an accepted socket closed with 1013, which live_socket.js retries with backoff."""
+    url = dead_redis_url()
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {
-        "hosts": [{"address": f"redis://127.0.0.1:{port}/0", "socket_connect_timeout": 1}]}}}
+        "hosts": [{"address": url, "socket_connect_timeout": 1}]}}}
+    live_hub.hub().reader = RedisEventLog(url, "gone").async_reader()
     search = await new_search(start_search)
     communicator, connected, _ = await connect(search.id, await headers_for(owner))
     assert connected
@@ -227,8 +245,6 @@ async def test_with_redis_away_the_handshake_is_a_clean_try_again_later(start_se
 
 async def test_with_the_database_away_the_handshake_is_a_clean_try_again_later(start_search, owner, monkeypatch):
     from django.db import OperationalError
-
-    from searches.consumers import TRY_AGAIN_LATER
 
     search = await new_search(start_search)
     headers = await headers_for(owner)
@@ -241,3 +257,40 @@ async def test_with_the_database_away_the_handshake_is_a_clean_try_again_later(s
     assert connected
     assert await communicator.receive_output(timeout=10) == {"type": "websocket.close", "code": TRY_AGAIN_LATER}
     await communicator.disconnect()
+
+
+async def test_redis_going_away_under_open_sockets_closes_each_with_try_again_later(start_search, owner):
+    """The feed's next read of the log fails: every socket of the search closes with 1013 (the page
+    reconnects with backoff and catches up from its last number)."""
+    search = await new_search(start_search)
+    headers = await headers_for(owner)
+    communicators = [(await connect(search.id, headers))[0] for _ in range(3)]
+    live_hub.hub().reader = RedisEventLog(dead_redis_url(), "gone").async_reader()
+    for communicator in communicators:
+        assert await communicator.receive_output(timeout=10) == {"type": "websocket.close", "code": TRY_AGAIN_LATER}
+        await communicator.disconnect()
+    assert not live_hub.hub().feeds
+
+
+async def test_twenty_sockets_of_a_search_share_one_feed_and_each_gets_every_number(start_search, owner,
+                                                                                    monkeypatch):
+    monkeypatch.setattr("searches.dispatch.send_now", lambda *a: None)  # no worker adds events of its own
+    search = await new_search(start_search)
+    headers = await headers_for(owner)
+    communicators = [(await connect(search.id, headers))[0] for _ in range(20)]
+    feed = live_hub.hub().feeds[search.id]
+    numbers = []
+    for _ in range(10):
+        numbers += await database_sync_to_async(send_many_now)(
+            search.id, [{"type": "metric.update", "trial_id": n, "epoch": 1} for n in range(20)])
+        numbers.append(await database_sync_to_async(send_now)(search.id, {"type": "oneshot.update", "epoch": 1}))
+    assert len(numbers) == 210 and numbers == list(range(numbers[0], numbers[0] + 210))
+    for communicator in communicators:
+        seen = []
+        while len(seen) < len(numbers):
+            seen += (await next_batch(communicator, timeout=10))["seqs"]
+        assert seen == numbers
+    assert len(live_hub.hub().feeds) == 1 and live_hub.hub().feeds[search.id] is feed
+    for communicator in communicators:
+        await communicator.disconnect()
+    assert not live_hub.hub().feeds  # the last socket gone, the feed stops reading
