@@ -46,6 +46,38 @@ def current_status(search_id: int) -> dict | None:
     return search_status.status_of(search_id, embedded.trial_lines())
 
 
+#: Sockets of one search in one process that ask for its status within this many seconds share one read.
+STATUS_SHARED_SECONDS = 0.3
+#: (event loop, search id) -> (when the read began, the read): 100 sockets of an active search would
+#: otherwise each read the status from the database every STATUS_REFRESH_SECONDS (20 queries a second).
+_status_reads: dict[tuple[int, int], tuple[float, asyncio.Future]] = {}
+
+
+async def shared_status(search_id: int) -> dict | None:
+    """The search's status, read once for every socket of this process that asks at about the same time."""
+    key = (id(asyncio.get_running_loop()), search_id)
+    began, read = _status_reads.get(key, (0.0, None))
+    if read is None or time.monotonic() - began > STATUS_SHARED_SECONDS:
+        read = asyncio.ensure_future(database_sync_to_async(current_status)(search_id))
+        _status_reads[key] = (time.monotonic(), read)
+        read.add_done_callback(lambda done: _forget_status_read(key, done))
+    return await asyncio.shield(read)
+
+
+def _forget_status_read(key: tuple[int, int], read: asyncio.Future) -> None:
+    """A failed read is not shared with later askers; a finished one is kept only for its short while."""
+    began, current = _status_reads.get(key, (0.0, None))
+    if current is read and (read.cancelled() or read.exception() is not None):
+        del _status_reads[key]
+    elif current is read:
+        asyncio.get_running_loop().call_later(STATUS_SHARED_SECONDS, _drop_if_same, key, read)
+
+
+def _drop_if_same(key: tuple[int, int], read: asyncio.Future) -> None:
+    if _status_reads.get(key, (0.0, None))[1] is read:
+        del _status_reads[key]
+
+
 def coalesce(events: list[dict]) -> list[dict]:
     """The deltas of a frame: per trial its newest state and newest epoch, the newest search state
     and one-shot epoch; in the order of their numbers."""
@@ -179,7 +211,7 @@ class SearchConsumer(AsyncJsonWebsocketConsumer):
         await asyncio.sleep(max(due - time.monotonic(), 0.0))
         self.status_timer, self.last_status = None, time.monotonic()  # an event from now on asks anew
         try:
-            status = await database_sync_to_async(current_status)(self.search_id)
+            status = await shared_status(self.search_id)
         except OUTAGES as exc:  # the database is away: the events still flow; try the status again later
             log.warning("status of search %s not read: %s", self.search_id, exc)
             self._status_in(STATUS_REFRESH_SECONDS)

@@ -7,10 +7,11 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import OperationalError
 from django.test import Client
 
 from nasweb.asgi import application
-from searches import live_hub, services
+from searches import consumers, live_hub, services
 from searches.consumers import TRY_AGAIN_LATER, coalesce, frame_text
 from searches.event_log import RedisEventLog
 from searches.events import send_many_now, send_now
@@ -294,3 +295,24 @@ async def test_twenty_sockets_of_a_search_share_one_feed_and_each_gets_every_num
     for communicator in communicators:
         await communicator.disconnect()
     assert not live_hub.hub().feeds  # the last socket gone, the feed stops reading
+
+
+async def test_sockets_asking_for_the_status_together_share_one_read(monkeypatch):
+    """100 sockets of an active search each refresh the status every few seconds: those that ask
+    within consumers.STATUS_SHARED_SECONDS share one database read; a failed read is not shared."""
+    reads = []
+
+    def counted(search_id):
+        reads.append(search_id)
+        time.sleep(0.05)
+        if len(reads) == 2:
+            raise OperationalError("the database went away")
+        return {"progress": None, "waiting": {"count": len(reads)}}
+
+    monkeypatch.setattr(consumers, "current_status", counted)
+    statuses = await asyncio.gather(*(consumers.shared_status(7) for _ in range(20)))
+    assert reads == [7] and all(s == {"progress": None, "waiting": {"count": 1}} for s in statuses)
+    await asyncio.sleep(consumers.STATUS_SHARED_SECONDS + 0.05)
+    with pytest.raises(OperationalError):
+        await consumers.shared_status(7)  # a new read, which fails
+    assert (await consumers.shared_status(7))["waiting"]["count"] == 3  # the failure was not kept
