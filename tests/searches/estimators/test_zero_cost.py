@@ -267,11 +267,11 @@ def test_naswot_does_not_reuse_the_codes_of_a_tensor_changed_in_place():
 
         def forward(self, x):
             a = self.first(x)
-            x.mul_(-1)  # the same tensor object, other values: its codes must be read again
+            x.add_(0.5)  # the same tensor object, other values: its codes must be read again
             return self.linear(a + self.second(x))
 
     x = torch.randn(5, 6, generator=torch.Generator().manual_seed(0))
-    codes = [(x > 0).double(), (-x > 0).double()]
+    codes = [(x > 0).double(), (x + 0.5 > 0).double()]
     kernel = sum(c @ c.T + (1 - c) @ (1 - c).T for c in codes)
     sign, expected = torch.linalg.slogdet(kernel)
     assert sign > 0
