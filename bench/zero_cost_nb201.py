@@ -4,8 +4,9 @@
              32x32 crops of scikit-learn's sample photos, content labels), Spearman rho with the
              table's test accuracy over a random sample of cells, a 95% bootstrap interval, and the
              published figure (Abdelfattah et al. 2021, all 15,625 cells).
-  speed      seconds a cell for all proxies: each proxy on its own (a forward, and a backward where
-             needed, per proxy: what the check did before) against compute_proxies (one shared forward).
+  speed      CPU seconds a cell: each proxy on its own (a forward, and a backward where needed, per
+             proxy) against compute_proxies (one shared forward and backward), all proxies and
+             without grasp (whose Hessian-gradient product is most of the cost).
   ablation   why snip and grad_norm come out where they do: the same cells scored under each
              setting of one factor at a time: cell depth N (1, 5), input (noise, photo crops,
              digits), labels (random, content / true digit labels), the loss (cross-entropy,
@@ -14,7 +15,7 @@
              summed, one global L2 norm, sum |g|), all read from the same gradients.
 
     .venv/bin/python bench/zero_cost_nb201.py headline --samples 300 --seed 0 --threads 1
-    .venv/bin/python bench/zero_cost_nb201.py speed --samples 20 --seed 0 --threads 1
+    .venv/bin/python bench/zero_cost_nb201.py speed --samples 10 --seed 0 --threads 1
     .venv/bin/python bench/zero_cost_nb201.py ablation --samples 200 --seed 0 --threads 1
     .venv/bin/python bench/zero_cost_nb201.py ablation-fg --samples 60 --seed 0 --threads 1
 
@@ -47,6 +48,7 @@ from searches.estimators.proxy_benchmark import (  # noqa: E402
     CIFAR_CLASSES,
     CIFAR_INPUT,
     PUBLISHED_RHO,
+    keep_freed_memory,
     proxy_correlations,
     sample_cells,
     spearman,
@@ -98,24 +100,46 @@ def headline(args) -> None:
 
 
 def speed(args) -> None:
+    """CPU seconds a cell (time.process_time: what other processes on the machine do not inflate)
+    of each proxy alone, of every proxy through compute_proxies (one shared forward and backward),
+    and of the parts of that shared pass; the labels are those of nas_proxy_check --labels random."""
     rows = sample_cells(Nb201Table.load(), args.samples, args.seed)
     names = [name for name in PROXIES if name != "decoder_params"]
     space = NB201Space({"C": 16, "N": 5})
-    x, y = proxy_batch(64, args.seed)
-    alone = shared = 0.0
+    x, y = proxy_batch(64, args.seed, labels="random")
+    keep_freed_memory()
+    alone = dict.fromkeys(names, 0.0)
+    parts = {"shared, all proxies": names,
+             "shared without grasp": [n for n in names if n != "grasp"],
+             "shared: snip, grad_norm, fisher": ["snip", "grad_norm", "fisher"]}
+    shared = dict.fromkeys(parts, 0.0)
+    build = 0.0
+    compute_proxies(names, space.to_torch(string_to_arch(rows[0].arch), CIFAR_INPUT, CIFAR_CLASSES), x, y)  # warm-up
     for row in rows:
+        started = time.process_time()
         torch.manual_seed(args.seed)
         model = space.to_torch(string_to_arch(row.arch), CIFAR_INPUT, CIFAR_CLASSES)
-        started = time.perf_counter()
-        one_by_one = {name: compute_proxy(name, model, x, y, seed=args.seed) for name in names}
-        alone += time.perf_counter() - started
-        started = time.perf_counter()
-        together = compute_proxies(names, model, x, y, seed=args.seed)
-        shared += time.perf_counter() - started
-        assert together == one_by_one, row.arch
-    print(f"{len(rows)} cells, C=16 N=5, batch 64, {len(names)} proxies, {torch.get_num_threads()} thread(s): "
-          f"each proxy alone {alone / len(rows):.2f} s a cell, shared forward {shared / len(rows):.2f} s a cell "
-          f"(x{alone / shared:.1f}); same scores: yes")
+        build += time.process_time() - started
+        one_by_one = {}
+        for name in names:
+            started = time.process_time()
+            one_by_one[name] = compute_proxy(name, model, x, y, seed=args.seed)
+            alone[name] += time.process_time() - started
+        for label, subset in parts.items():
+            started = time.process_time()
+            together = compute_proxies(subset, model, x, y, seed=args.seed)
+            shared[label] += time.process_time() - started
+            assert together == {name: one_by_one[name] for name in subset}, row.arch
+    cells = len(rows)
+    print(f"{cells} cells (seed {args.seed}), C=16 N=5, batch 64 photo crops, random labels, "
+          f"{torch.get_num_threads()} thread(s); CPU seconds a cell; load {os.getloadavg()[0]:.1f}")
+    print(f"{'network build':<34}{build / cells:>7.3f}")
+    for name in names:
+        print(f"{name + ' alone':<34}{alone[name] / cells:>7.3f}")
+    print(f"{'sum of the proxies alone':<34}{sum(alone.values()) / cells:>7.3f}")
+    for label in parts:
+        print(f"{label:<34}{shared[label] / cells:>7.3f}")
+    print("same scores shared and alone: yes")
 
 
 def setting_scores(model, x, y, loss: str, bn: str) -> dict[str, float]:

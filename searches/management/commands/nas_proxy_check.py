@@ -73,5 +73,6 @@ class Command(BaseCommand):
 
         self.stdout.write(f"{check.seconds:.1f} s for {len(rows)} cells x {len(proxies)} proxies "
                           f"({check.seconds / len(rows):.2f} s a cell, network builds {check.build_seconds:.1f} s; "
+                          f"CPU {check.cpu_seconds:.1f} s, {check.cpu_seconds / len(rows):.2f} s a cell; "
                           f"{opts['workers']} worker(s), {torch.get_num_threads()} thread(s); "
                           f"load {os.getloadavg()[0]:.1f})")

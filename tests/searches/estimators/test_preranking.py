@@ -96,6 +96,7 @@ def test_proxy_correlations_on_a_small_table(tmp_path):
     results = {r.proxy: r for r in check.correlations}
     params = results["params"]
     assert params.cells == 6 and -1 <= params.rho <= 1 and check.seconds >= check.build_seconds > 0
+    assert check.cpu_seconds > 0  # this process's CPU time while scoring (no workers here)
     expected = [sum(p.numel() for p in space.to_torch(string_to_arch(r.arch), (3, 32, 32), 10).parameters())
                 for r in rows]
     assert params.rho == pytest.approx(spearman(expected, [r.test_acc for r in rows]))
@@ -119,6 +120,7 @@ def test_the_management_command_prints_each_proxy(tmp_path, capsys):
         assert any(line.startswith(name) and line.split()[1].lstrip("-").replace(".", "").isdigit()
                    for line in out.splitlines())
     assert "decoder_params" in out and "n/a" in out
+    assert any(line.startswith("CPU ") for line in out.split("; "))  # the load-independent figure
     assert any(line.startswith("snip") and line.split()[2] == "0.596" for line in out.splitlines())
 
 

@@ -1,3 +1,4 @@
+import copy
 import math
 
 import numpy as np
@@ -227,3 +228,80 @@ def test_grasp_by_hand_is_minus_theta_hessian_gradient():
     hessian = torch.autograd.functional.hessian(loss_of, flat)
     expected = float(-(flat * (hessian @ gradient)).sum())
     assert compute_proxy("grasp", model, x, y) == pytest.approx(expected, rel=1e-4)
+
+
+def separate_naswot_kernel(model, x):
+    """NASWOT's kernel the plain way: every activation module's codes on their own, no term shared."""
+    kernel = torch.zeros((len(x), len(x)), dtype=torch.float64)
+
+    def add(module, inputs, output):
+        codes = (inputs[0].detach().reshape(len(x), -1) > 0).double()
+        kernel.add_(codes @ codes.T + (1 - codes) @ (1 - codes).T)
+    handles = [m.register_forward_hook(add) for m in model.modules() if isinstance(m, nn.ReLU)]
+    model.train()
+    with torch.no_grad():
+        model(x)
+    for handle in handles:
+        handle.remove()
+    return kernel
+
+
+def test_naswot_shares_the_term_of_activations_that_read_one_tensor_and_gives_the_same_score():
+    model = nb201(8)
+    x, y = random_batch((3, 8, 8), 10, batch=16, seed=4)
+    reads = {}
+    for m in model.modules():
+        if isinstance(m, nn.ReLU):
+            m.register_forward_hook(lambda module, inputs, output: reads.setdefault(id(inputs[0]), []).append(module))
+    model(x)
+    assert any(len(modules) > 1 for modules in reads.values())  # the cell's node 0 feeds two ReLUs
+    sign, expected = torch.linalg.slogdet(separate_naswot_kernel(copy.deepcopy(model), x))
+    assert sign > 0 and compute_proxy("naswot", model, x, y) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_naswot_does_not_reuse_the_codes_of_a_tensor_changed_in_place():
+    class TwoReads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first, self.second, self.linear = nn.ReLU(), nn.ReLU(), nn.Linear(6, 2)
+
+        def forward(self, x):
+            a = self.first(x)
+            x.add_(0.5)  # the same tensor object, other values: its codes must be read again
+            return self.linear(a + self.second(x))
+
+    x = torch.randn(5, 6, generator=torch.Generator().manual_seed(0))
+    codes = [(x > 0).double(), (x + 0.5 > 0).double()]
+    kernel = sum(c @ c.T + (1 - c) @ (1 - c).T for c in codes)
+    sign, expected = torch.linalg.slogdet(kernel)
+    assert sign > 0
+    assert compute_proxy("naswot", TwoReads(), x.clone(), torch.zeros(5, dtype=torch.long)) == pytest.approx(
+        float(expected), rel=1e-9)
+
+
+def test_shared_pass_fisher_and_gradient_proxies_match_separate_passes():
+    # Each figure recomputed from its own forward and backward, the obvious way.
+    model = nb201(8)
+    x, y = random_batch((3, 8, 8), 10, batch=16, seed=5)
+    shared = compute_proxies(["snip", "grad_norm", "fisher", "grasp", "naswot", "jacob_cov"], model, x, y)
+    separate = copy.deepcopy(model).train()
+    layers = [m for m in separate.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    outputs = []
+    handles = [m.register_forward_hook(lambda module, inputs, output: outputs.append(output)) for m in layers]
+    loss = F.cross_entropy(separate(x), y)
+    for handle in handles:
+        handle.remove()
+    weights = [m.weight for m in layers]
+    grads = torch.autograd.grad(loss, weights + outputs, create_graph=True)
+    weight_grads, output_grads = grads[:len(weights)], grads[len(weights):]
+    products = [a.detach() * g.detach() for a, g in zip(outputs, output_grads, strict=True)]
+    per_channel = [p.sum((2, 3)) if p.dim() == 4 else p for p in products]  # conv: sum over positions
+    fisher = sum(float(0.5 * c.pow(2).mean(0).sum()) for c in per_channel)
+    snip = sum(float((w.detach() * g.detach()).abs().sum()) for w, g in zip(weights, weight_grads, strict=True))
+    grad_norm = sum(float(g.detach().norm()) for g in weight_grads)
+    hessian_gradient = torch.autograd.grad(sum((g.detach() * g).sum() for g in weight_grads), weights)
+    grasp = -sum(float((w.detach() * h).sum()) for w, h in zip(weights, hessian_gradient, strict=True))
+    assert shared["fisher"] == pytest.approx(fisher, rel=1e-5)
+    assert shared["snip"] == pytest.approx(snip, rel=1e-5)
+    assert shared["grad_norm"] == pytest.approx(grad_norm, rel=1e-5)
+    assert shared["grasp"] == pytest.approx(grasp, rel=1e-5)
