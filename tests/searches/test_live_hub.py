@@ -50,10 +50,10 @@ def dead_redis_url() -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
-async def wait_until(condition, seconds=10.0):
+async def wait_until(condition, seconds=10.0, explain=lambda: ""):
     deadline = time.monotonic() + seconds
     while not condition():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, f"timed out {explain()}"
         await asyncio.sleep(0.01)
 
 
@@ -85,7 +85,10 @@ async def test_two_hundred_listeners_cost_one_read_a_tick_and_each_gets_every_nu
     started = time.monotonic()
     writer = write_in_a_thread(log, search_id, batches=100, size=5)
     await asyncio.to_thread(writer.join)
-    await wait_until(lambda: all(len(listener.seqs) == 500 for listener in listeners))
+    # Generous: a loaded CI machine (the other test process running a browser) once needed more than 10 s.
+    await wait_until(lambda: all(len(listener.seqs) >= 500 for listener in listeners), seconds=30.0,
+                     explain=lambda: f"{reader.reads} reads, feeds {list(hub.feeds)}, numbers received "
+                                     f"{sorted({len(x.seqs) for x in listeners})}, lost {listeners[0].lost}")
     elapsed = time.monotonic() - started
     assert all(listener.seqs == list(range(2, 502)) for listener in listeners)
     assert len(hub.feeds) == 1 and hub.feeds[search_id].reads == reader.reads
