@@ -42,7 +42,11 @@ def wait_until_finished(search_id: int, seconds: float) -> Search:
 
 def test_worker_runs_a_three_trial_search_to_done(start_search, worker):
     search = start_search(max_trials=3, parallelism=2, training={"epochs": 2})
-    search = wait_until_finished(search.id, seconds=180)
+    try:
+        search = wait_until_finished(search.id, seconds=180)
+    except AssertionError as exc:
+        trials = list(search.trials.order_by("number").values_list("number", "state", "worker", "attempt"))
+        raise AssertionError(f"{exc}; trials {trials}; worker log:\n{worker.read_text()[-4000:]}") from None
     assert search.state == Search.DONE, (search.error, worker.read_text()[-3000:])
     trials = list(search.trials.order_by("number"))
     assert [t.number for t in trials] == [1, 2, 3]
