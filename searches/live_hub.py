@@ -55,6 +55,7 @@ class Feed:
         self.hub, self.search_id, self.cursor = hub, search_id, cursor
         self.listeners: set[Listener] = set()
         self.reads = 0
+        self.skips = 0  # reads that found the log restarted or short of our number (the pages catch up)
         self.task: asyncio.Task | None = None
         #: Done once the feed knows where the log stands (its number to read after) or failed to.
         self.started: asyncio.Future = asyncio.get_running_loop().create_future()
@@ -89,6 +90,9 @@ class Feed:
         if events is None:
             # The log restarted below our number (read the new one from its start) or dropped events
             # we had not read yet (skip to its end): the pages see the gap or the new log and catch up.
+            log.warning("events of search %s: the log no longer holds what came after %s (it holds up to %s); "
+                        "the pages catch up", self.search_id, self.cursor, last)
+            self.skips += 1
             self.cursor = 0 if last < self.cursor else last
             return
         if not events:

@@ -87,7 +87,9 @@ async def test_two_hundred_listeners_cost_one_read_a_tick_and_each_gets_every_nu
     await asyncio.to_thread(writer.join)
     # Generous: a loaded CI machine (the other test process running a browser) once needed more than 10 s.
     await wait_until(lambda: all(len(listener.seqs) >= 500 for listener in listeners), seconds=30.0,
-                     explain=lambda: f"{reader.reads} reads, feeds {list(hub.feeds)}, numbers received "
+                     explain=lambda: f"{reader.reads} reads, feeds "
+                                     f"{[(i, f.cursor, f.skips) for i, f in hub.feeds.items()]}, "
+                                     f"log at {log.position(search_id)}, numbers received "
                                      f"{sorted({len(x.seqs) for x in listeners})}, lost {listeners[0].lost}")
     elapsed = time.monotonic() - started
     assert all(listener.seqs == list(range(2, 502)) for listener in listeners)
