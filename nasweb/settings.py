@@ -166,9 +166,11 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "nasweb.channel_layers.ThreadSafeInMemoryChannelLayer"}}
 
-# The cache holds the login throttle's counts: shared by every web process when Redis is there.
+# The cache holds the login throttle's and the API throttles' counts and the chart caches: shared by every
+# web process when Redis is there. It shares that database with the broker and the event logs, so its
+# clear() deletes only its own keys (nasweb/cache.py), not the whole database as Django's does.
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+    CACHES = {"default": {"BACKEND": "nasweb.cache.PrefixedRedisCache", "LOCATION": REDIS_URL,
                           "KEY_PREFIX": envstr("NASWEB_CHANNEL_PREFIX", "nasweb")}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
