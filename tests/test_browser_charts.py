@@ -45,6 +45,11 @@ def test_the_search_page_charts_a_finished_lookup_search(finished_lookup_search)
             # Opened while it ran or after: the charts follow the socket's events to the finished search.
             # The parallel coordinates (WebGL, slow to set up without a GPU) are drawn when asked for.
             page.wait_for_selector("#best-time-chart .main-svg", timeout=60_000)
+            # Plotly's set-up was paid on a chart of its own off screen (plotly_warmup.js), removed after.
+            page.wait_for_function("window.nasPlotlyWarmedUp === true")
+            assert page.locator(".nas-plotly-warmup").count() == 0
+            assert page.evaluate("document.querySelectorAll('.js-plotly-plot').length") == page.evaluate(
+                "[...document.querySelectorAll('.chart')].filter(c => c.data).length")
             page.locator("#live-analysis").scroll_into_view_if_needed()
             page.wait_for_selector("#parcoords-show", state="visible", timeout=60_000)
             page.wait_for_timeout(500)  # nothing draws it on its own, scrolled into view or not

@@ -31,6 +31,8 @@ def test_the_search_page_loads_the_partial_bundle_deferred(client, owner, start_
     assert "vendor/plotly/plotly.min.js" not in html  # the full bundle is for the other pages
     scripts = re.findall(r"<script[^>]* src=\"([^\"]+)\"", html)
     assert scripts[0] == BUNDLE and all('defer src="' + s in html for s in scripts)  # run in order, after parsing
+    # Plotly's set-up is paid after the chart scripts started their fetches (plotly_warmup.js says why).
+    assert scripts.index("/static/js/plotly_warmup.js") > scripts.index("/static/js/search_charts_live.js")
 
 
 def test_the_partial_bundle_is_served_from_our_static_files(client):
