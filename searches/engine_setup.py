@@ -75,7 +75,7 @@ def history_for(search: Search, trials=None, curves: bool = True) -> list[TrialR
     trials = trials if trials is not None else search.trials.all()
     curves = _curves(search, trials) if curves else {}
     return [
-        TrialRecord(t.number, t.arch, t.state, t.metrics, tuple(curves.get(t.id, ())))
+        TrialRecord(t.number, t.arch, t.state, t.metrics, tuple(curves.get(t.id, ())), t.arch_key)
         for t in sorted(trials, key=lambda t: t.number)
     ]
 

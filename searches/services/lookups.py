@@ -70,7 +70,7 @@ class LookupRounds:
                           heartbeat_at=now, finished_at=now)
             self.next_number += 1
             fresh.append(trial)
-            self.history.append(TrialRecord(trial.number, arch, trial.state, metrics, ()))
+            self.history.append(TrialRecord(trial.number, arch, trial.state, metrics, (), key))
         self.answered.extend(fresh)
         return fresh
 

@@ -34,6 +34,10 @@ class TrialRecord:
     metrics: dict = field(default_factory=dict)
     #: objective value per finished epoch (for multi-fidelity pruners and curve fits)
     curve: tuple = ()
+    #: the space's key of `arch` when the caller has it (a stored trial's arch_key); empty: computed when
+    #: needed. Every ask reads the keys of the whole history, and computing them (JSON and a hash per
+    #: record) was most of an ask of a search thousands of trials long.
+    key: str = ""
 
     def value(self, metric: str) -> float | None:
         v = self.metrics.get(metric)
@@ -118,7 +122,7 @@ class Strategy(ABC):
         return all(check(arch) for check in self.constraints)
 
     def seen_keys(self, history: list[TrialRecord]) -> set[str]:
-        return {self.space.key(t.arch) for t in history}
+        return {t.key or self.space.key(t.arch) for t in history}
 
     def scored(self, history: list[TrialRecord]) -> list[tuple[float, TrialRecord]]:
         out = []

@@ -98,6 +98,23 @@ def test_the_strategy_sees_every_earlier_batch(owner, sent, monkeypatch):
     assert seen == [0, 4, 8]
 
 
+def test_the_asks_compute_each_key_once_however_long_the_history(owner, sent, monkeypatch):
+    # Each ask reads the keys of the whole history; computed afresh every round, they made the
+    # advance quadratic in the search's length (bench/throughput.py: 1,000 trials/s at 300, 300 at 2,000).
+    from searches.spaces.nb201 import NB201Space
+
+    monkeypatch.setattr(lookups, "LOOKUP_SLICE_SECONDS", 0.0)  # one round a step
+    search = lookup_search(owner, max_trials=40, parallelism=4)
+    for _ in range(5):
+        services.advance_search(search.id)
+    computed = []
+    real = NB201Space.key
+    monkeypatch.setattr(NB201Space, "key", lambda self, arch: computed.append(1) or real(self, arch))
+    services.advance_search(search.id)  # 20 stored trials in its history, 4 new ones
+    assert Trial.objects.filter(search=search).count() == 24
+    assert len(computed) <= 3 * 4, "the stored trials' keys were computed again"
+
+
 @pytest.mark.parametrize("setting, pruner", [(False, ""), (True, "median")])
 def test_a_lookup_search_with_a_pruner_or_the_setting_off_uses_the_workers(owner, sent, settings, setting, pruner):
     settings.NASWEB_LOOKUPS_IN_ADVANCE = setting
