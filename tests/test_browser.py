@@ -18,10 +18,18 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--no-first-run", "--disable-sync"]
 
 
+def page_errors(page) -> list[str]:
+    """The uncaught script errors of `page` from now on, with their page and stack, as they happen."""
+    errors = []
+    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}\n{error.stack}"))
+    return errors
+
+
 @contextmanager
 def chromium_page():
     """Opened inside the test and closed before fixtures tear down: sync Playwright
-    runs an event loop, and Django refuses database work while one runs."""
+    runs an event loop, and Django refuses database work while one runs. A test that passes
+    fails here if a script of the page threw an uncaught error on the way."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -29,7 +37,9 @@ def chromium_page():
         try:
             page = browser.new_page()
             page.set_default_timeout(20_000)
+            errors = page_errors(page)
             yield page
+            assert errors == [], "uncaught script errors on the pages:\n" + "\n".join(errors)
         finally:
             browser.close()
 

@@ -9,7 +9,7 @@ import pytest
 
 from searches.analysis import MIN_TRIALS
 from tests.processes import child_env, log_in_as_demo, manage, server
-from tests.test_browser import CHROMIUM_ARGS
+from tests.test_browser import CHROMIUM_ARGS, page_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 TRIALS = MIN_TRIALS + 4
@@ -38,8 +38,7 @@ def test_the_search_page_charts_a_finished_lookup_search(finished_lookup_search)
         try:
             page = browser.new_page()
             page.set_default_timeout(20_000)
-            errors = []  # uncaught script errors of the page (a plot purged under a pending redraw threw one)
-            page.on("pageerror", lambda error: errors.append(str(error)))
+            errors = page_errors(page)  # a plot purged under a pending redraw threw one
             log_in_as_demo(page, finished_lookup_search)
             page.click("text=NB201 lookups")
             page.click("text=Random cells")
@@ -89,6 +88,6 @@ def test_the_search_page_charts_a_finished_lookup_search(finished_lookup_search)
             page.evaluate("""id => document.dispatchEvent(new CustomEvent('nas:search-event', {detail:
                 {type: 'metric', trial_id: id, epoch: 2, metrics: {val_accuracy: 0.5}}}))""", trial_id)
             assert page.evaluate("document.getElementById('curves-chart').data[0].x") == [1, 2]
-            assert errors == []
+            assert errors == [], "\n".join(errors)
         finally:
             browser.close()

@@ -11,7 +11,7 @@ import onnxruntime
 import pytest
 
 from tests.processes import child_env, log_in_as_demo, manage, server
-from tests.test_browser import CHROMIUM_ARGS
+from tests.test_browser import CHROMIUM_ARGS, page_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 TABLES_WIDER_THAN_CARDS = """() => [...document.querySelectorAll('.card table')].filter(t =>
@@ -36,6 +36,7 @@ def test_read_compare_export_and_share(finished_demo, tmp_path):
         try:
             page = browser.new_page(accept_downloads=True)
             page.set_default_timeout(20_000)
+            errors = page_errors(page)
             log_in_as_demo(page, base)
             page.click("text=Digits demo")
             page.click("text=Random MLPs on digits")
@@ -76,6 +77,7 @@ def test_read_compare_export_and_share(finished_demo, tmp_path):
             share = page.locator("#share-links a").first.get_attribute("href")
 
             outsider = browser.new_context().new_page()
+            outsider_errors = page_errors(outsider)
             response = outsider.goto(share)
             assert response.status == 200
             assert "The best model found" in outsider.inner_text("main")
@@ -92,5 +94,6 @@ def test_read_compare_export_and_share(finished_demo, tmp_path):
             page.click("#share-links button:has-text('Revoke')")
             page.wait_for_selector("#share-links .muted:has-text('revoked')")
             assert outsider.goto(share).status == 404
+            assert errors + outsider_errors == [], "\n".join(errors + outsider_errors)
         finally:
             browser.close()

@@ -72,9 +72,11 @@
     return getJSON(base + "progress-charts.json").then(function (figs) {
       const has = draw("best-time", figs.best_time);
       return nextTask().then(function () {
-        draw("curves", figs.curves);
+        // Only a drawn chart's lines can be extended: while no trial has an epoch the chart is not drawn
+        // (its traces have no points), and an epoch then comes with the refetch it asks for.
+        const drawn = draw("curves", figs.curves);
         curveMetric = figs.curves.meta.metric;
-        curveIndex = new Map(figs.curves.data.map((t, i) => [t.meta.trial_id, i]));
+        curveIndex = drawn ? new Map(figs.curves.data.map((t, i) => [t.meta.trial_id, i])) : new Map();
         return showTrialCharts(has);
       });
     }).catch(() => {});
