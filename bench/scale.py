@@ -133,6 +133,8 @@ def chromium(url: str, cookie: str) -> dict:
             origin = "/".join(url.split("/")[:3]) + "/"
             context.add_cookies([{"name": "sessionid", "value": cookie, "url": origin}])
             page = context.new_page()
+            errors = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
             page.add_init_script(LONGTASKS)
             page.set_default_timeout(300_000)
             page.goto(url)
@@ -156,6 +158,7 @@ def chromium(url: str, cookie: str) -> dict:
             page.wait_for_selector("#live-parcoords-chart .main-svg")
             page.wait_for_timeout(300)
             figures["parcoords_task"] = page.evaluate(LONGEST_SINCE, clicked)
+            figures["page_errors"] = "; ".join(errors) or "none"
         finally:
             browser.close()
     return figures
@@ -204,7 +207,8 @@ def main() -> None:
                   "{first_contentful_paint:.0f} ms, charts drawn {charts_drawn:.0f} ms, "
                   "longest main-thread task {longest_task:.0f} ms ({long_tasks} tasks over 50 ms; "
                   "longest: {longest_three}); scrolled to the analysis: longest task {scrolled_task:.0f} ms; "
-                  "parallel coordinates drawn on their button: longest task {parcoords_task:.0f} ms".format(**figures))
+                  "parallel coordinates drawn on their button: longest task {parcoords_task:.0f} ms; "
+                  "uncaught page errors: {page_errors}".format(**figures))
     print(f"\n{load()}")
 
 
