@@ -1,10 +1,12 @@
 """A person in headless Chromium reads, compares, exports and shares a finished search (embedded stack):
 trial diagram, compare two trials, CSV and ONNX downloads (the ONNX runs in onnxruntime), a share link
-opened logged out, revoked, then 404; and no table wider than its card at 390 px and 1440 px."""
+opened logged out, revoked, then 404; no table wider than its card at 390 px and 1440 px; then one page of
+every kind the site links to, with no 5xx and no uncaught script error on any page visited."""
 
 import csv
 import io
 import json
+import re
 
 import numpy as np
 import onnxruntime
@@ -25,6 +27,30 @@ def finished_demo(tmp_path):
     manage("nas_demo", "--trials", "2", "--epochs", "2", env=env)
     with server(env, tmp_path / "server.log") as url:
         yield url
+
+
+#: Links that change something, download a file or leave the site's pages.
+NOT_VISITED = ("/accounts/logout", "/export/", ".csv", ".json", "/admin", "/revoke", "/delete", "/pause/",
+               "/resume/", "/cancel/", "/api/")
+
+
+def visit_every_kind_of_linked_page(page, base: str) -> set[str]:
+    """Follow the site's links from its front page, one page of each kind (ids as N), and check that
+    the server answered none with a 5xx; the caller checks the pages' script errors. The kinds visited."""
+    failures, kinds, todo = [], set(), [base + "/"]
+    page.on("response", lambda r: r.status >= 500 and failures.append(f"HTTP {r.status} {r.url}"))
+    while todo:
+        url = todo.pop(0)
+        kind = re.sub(r"/\d+", "/N", url[len(base):].split("?")[0])
+        if kind in kinds:
+            continue
+        kinds.add(kind)
+        page.goto(url)
+        page.wait_for_timeout(400)  # the page's scripts fetch and draw
+        todo += [href.split("#")[0] for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+                 if href.startswith(base) and not any(part in href for part in NOT_VISITED)]
+    assert failures == [], failures
+    return kinds
 
 
 def test_read_compare_export_and_share(finished_demo, tmp_path):
@@ -94,6 +120,9 @@ def test_read_compare_export_and_share(finished_demo, tmp_path):
             page.click("#share-links button:has-text('Revoke')")
             page.wait_for_selector("#share-links .muted:has-text('revoked')")
             assert outsider.goto(share).status == 404
+            visited = visit_every_kind_of_linked_page(page, base)
+            assert {"/searches/N/analysis/", "/trials/N/", "/searches/N/devices/", "/devices/",
+                    "/settings/tokens/", "/projects/N/searches/new/"} <= visited
             assert errors + outsider_errors == [], "\n".join(errors + outsider_errors)
         finally:
             browser.close()
