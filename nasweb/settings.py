@@ -164,7 +164,9 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "nasweb.channel_layers.ThreadSafeInMemoryChannelLayer"}}
+    # Only the consumers' own channels use it (events reach the sockets through searches/live_hub.py, and
+    # nothing sends to a channel from a worker thread), so Channels' in-process layer as it is.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # The cache holds the login throttle's and the API throttles' counts and the chart caches: shared by every
 # web process when Redis is there. It shares that database with the broker and the event logs, so its

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT_PACKAGES = ("nasweb", "searches", "devices")
 #: (module or package, floor) above the engine (floor 0); any other module is on the web floor, 6.
 FLOORS = (
-    ("nasweb.env", 1), ("nasweb.settings", 1), ("nasweb.celery", 1), ("nasweb.channel_layers", 1), ("nasweb", 1),
+    ("nasweb.env", 1), ("nasweb.settings", 1), ("nasweb.celery", 1), ("nasweb", 1),
     ("searches.models", 1), ("devices.models", 1), ("searches.migrations", 1), ("devices.migrations", 1),
     ("searches.events", 1), ("searches.event_log", 1), ("searches.dispatch", 1), ("searches.access", 1),
     ("searches.query_numbers", 1),

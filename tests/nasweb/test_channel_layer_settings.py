@@ -20,4 +20,4 @@ def backend(**env) -> str:
 
 def test_redis_gets_the_core_layer_and_no_redis_the_in_process_one():  # child_env drops REDIS_URL
     assert backend(REDIS_URL="redis://127.0.0.1:6379/0") == "channels_redis.core.RedisChannelLayer"
-    assert backend() == "nasweb.channel_layers.ThreadSafeInMemoryChannelLayer"
+    assert backend() == "channels.layers.InMemoryChannelLayer"
