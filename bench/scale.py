@@ -122,7 +122,7 @@ def percentiles(values: list[float]) -> str:
 def chromium(url: str, cookie: str) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from tests.test_browser import CHROMIUM_ARGS
+    from tests.test_browser import CHROMIUM_ARGS, page_errors
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -133,8 +133,7 @@ def chromium(url: str, cookie: str) -> dict:
             origin = "/".join(url.split("/")[:3]) + "/"
             context.add_cookies([{"name": "sessionid", "value": cookie, "url": origin}])
             page = context.new_page()
-            errors = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
+            errors = page_errors(page)
             page.add_init_script(LONGTASKS)
             page.set_default_timeout(300_000)
             page.goto(url)
@@ -158,7 +157,7 @@ def chromium(url: str, cookie: str) -> dict:
             page.wait_for_selector("#live-parcoords-chart .main-svg")
             page.wait_for_timeout(300)
             figures["parcoords_task"] = page.evaluate(LONGEST_SINCE, clicked)
-            figures["page_errors"] = "; ".join(errors) or "none"
+            figures["page_errors"] = "; ".join(e.splitlines()[0] for e in errors) or "none"
         finally:
             browser.close()
     return figures
